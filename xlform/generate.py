@@ -1,0 +1,122 @@
+"""generate: one locked workbook per project, and the manifest that proves later what was issued."""
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .errors import XlformError
+from .layout import Layout, build_layout
+from .manifest import Manifest, ManifestEntry, fingerprint
+from .projects import Project, read_projects
+from .spec import FormSpec, available_forms, get_form
+from .workbook import atomic_path, write_workbook
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_filename(*parts: str, limit: int = 120) -> str:
+    """主管部门_项目编码_项目名称, safe on Windows: no reserved characters, bounded length."""
+    name = "_".join(_UNSAFE.sub("－", str(p)).strip() for p in parts if str(p).strip())
+    name = name.strip(" .") or "未命名"
+    if len(name) > limit:
+        name = name[:limit].rstrip(" .")
+    if name.split(".")[0].upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                                      *(f"LPT{i}" for i in range(1, 10))}:
+        name = "_" + name
+    return name
+
+
+def workbook_meta(layout: Layout, project_code: str, locked_fp: str) -> dict[str, str]:
+    spec = layout.spec
+    return {"xlform": __version__, "form_id": spec.id, "form_version": spec.version,
+            "project_code": project_code, "year": str(layout.year), "fingerprint": locked_fp,
+            "title": spec.render(spec.title, year=layout.year)}
+
+
+def render_project(spec: FormSpec, project: Project | None, path: Path, year: int,
+                   password: str | None = None) -> ManifestEntry:
+    layout = build_layout(spec, project, year)
+    locked = layout.locked_values()
+    code = project.code if project else ""
+    fp = fingerprint(spec.id, spec.version, code, year, locked)
+    write_workbook(layout, path, workbook_meta(layout, code, fp), password=password)
+    return ManifestEntry(file=path.name, project_code=code, department=project.department if project else "",
+                         project_name=project.name if project else "", form_id=spec.id,
+                         form_version=spec.version, year=year, fingerprint=fp, locked=locked,
+                         project=project.to_dict() if project else None)
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    manifest_path: Path
+    files: list[Path] = field(default_factory=list)
+    zips: list[Path] = field(default_factory=list)
+
+
+def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str | None = None,
+             year: int | None = None, password: str | None = None, by_department: bool = False,
+             blank: bool = False, templates: list[Path] | None = None, progress=None) -> GenerateResult:
+    """Generate workbooks into `out_dir` with manifest.json. The project list is fully checked first."""
+    out = Path(out_dir)
+    forms = available_forms(templates)
+    if blank:
+        if not form:
+            raise XlformError("生成空白表需要用 --form 指定表单")
+        spec = get_form(form, templates)
+        y = year or spec.default_year
+        path = out / f"{safe_filename(spec.render(spec.title, year=y), '空白表')}.xlsx"
+        entry = render_project(spec, None, path, y, password)
+        manifest = Manifest(year=y, entries=[entry])
+        return GenerateResult(out, manifest.save(out / "manifest.json"), [path])
+    if projects_file is None:
+        raise XlformError("请用 --projects 指定项目清单（.xlsx 或 .csv），或用 --blank 生成空白表")
+    if form is not None and form not in forms:
+        get_form(form, templates)  # raises the "unknown form" message
+    projects = read_projects(projects_file, forms, form)
+    result = GenerateResult(out, out / "manifest.json")
+    entries: list[ManifestEntry] = []
+    names_used: set[str] = set()
+    items = sorted(projects, key=lambda p: (p.department, p.code))
+    for project in (progress(items) if progress else items):
+        spec = forms[project.form_id]
+        y = year or spec.default_year
+        name = safe_filename(project.department, project.code, project.name) + ".xlsx"
+        if name.lower() in names_used:
+            raise XlformError(f"两个项目生成了相同的文件名 {name}")
+        names_used.add(name.lower())
+        folder = out / safe_filename(project.department) if by_department else out
+        path = folder / name
+        entry = render_project(spec, project, path, y, password)
+        entry.file = str(path.relative_to(out))
+        entries.append(entry)
+        result.files.append(path)
+    manifest = Manifest(year=year, entries=entries)
+    manifest.save(result.manifest_path)
+    if by_department:
+        for folder in sorted({p.parent for p in result.files}):
+            result.zips.append(_zip_folder(folder))
+    return result
+
+
+def _zip_folder(folder: Path) -> Path:
+    target = folder.with_suffix(".zip")
+    tmp, commit = atomic_path(target)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(folder.glob("*.xlsx")):
+                zf.write(f, f"{folder.name}/{f.name}")
+        commit()
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def clean_dir(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)

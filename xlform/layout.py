@@ -1,0 +1,272 @@
+"""Lay a form spec out for one project: every cell, merge, field and row height, with coordinates.
+
+This is the one place where a spec's rows become concrete cells. The generator writes a Layout,
+the validator reads a returned workbook through the fields a Layout names, annotation writes a
+Layout again with the returned values in it, and `inspect` prints it. Nothing else computes a
+cell address.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from .projects import Indicator, Project
+from .spec import CellSpec, FormSpec, Group, col_letter
+
+NAME_PREFIX = "xf_"
+
+
+@dataclass
+class Cell:
+    row: int                   # 0-based
+    col: int
+    last_row: int
+    last_col: int
+    value: Any
+    style: str
+    field: str | None = None   # the field it holds, if a data cell
+    input: str | None = None   # input type, if unlocked
+
+    @property
+    def merged(self) -> bool:
+        return self.last_row > self.row or self.last_col > self.col
+
+    @property
+    def ref(self) -> str:
+        return cell_ref(self.row, self.col)
+
+    @property
+    def range_ref(self) -> str:
+        first = cell_ref(self.row, self.col)
+        return first if not self.merged else f"{first}:{cell_ref(self.last_row, self.last_col)}"
+
+
+@dataclass
+class Field:
+    name: str                  # defined name without the prefix: project_name, ind_003_actual, grp_1_2_score
+    role: str
+    label: str
+    row: int
+    col: int
+    input: str | None = None   # input type name when the department fills it
+    value: Any = None          # what the generator pre-fills (None for inputs and computed fields)
+    indicator: int | None = None   # 1-based indicator row number
+    group: tuple[int, ...] | None = None   # (level1,) or (level1, level2), 0-based
+    type: str | None = None
+
+    @property
+    def defined_name(self) -> str:
+        return NAME_PREFIX + self.name
+
+    @property
+    def ref(self) -> str:
+        return cell_ref(self.row, self.col)
+
+
+@dataclass
+class IndicatorRow:
+    number: int                # 1-based, form order
+    row: int
+    level1: int                # group indexes
+    level2: int
+    indicator: Indicator | None    # None: a spare row of a blank form
+    not_applicable: bool
+    qualitative: bool
+
+
+@dataclass
+class Layout:
+    spec: FormSpec
+    year: int
+    blank: bool
+    cells: list[Cell] = field(default_factory=list)
+    fields: dict[str, Field] = field(default_factory=dict)
+    heights: dict[int, float] = field(default_factory=dict)
+    header_rows: tuple[int, int] = (0, 0)
+    indicator_rows: list[IndicatorRow] = field(default_factory=list)
+    n_rows: int = 0
+
+    @property
+    def sheet(self) -> str:
+        return self.spec.sheet
+
+    def locked_values(self) -> dict[str, Any]:
+        """Every non-empty locked cell, by A1 reference: what the manifest fingerprints."""
+        return {c.ref: c.value for c in self.cells if c.input is None and c.value not in (None, "")}
+
+    def input_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.input is not None]
+
+
+def cell_ref(row: int, col: int) -> str:
+    return f"{col_letter(col)}{row + 1}"
+
+
+def build_layout(spec: FormSpec, project: Project | None, year: int | None = None) -> Layout:
+    """Place every cell of `spec` for `project` (None: a blank form with spare indicator rows)."""
+    lay = Layout(spec=spec, year=year or spec.default_year, blank=project is None)
+    title = spec.render(spec.title, year=lay.year)
+    y = 0
+    for row in spec.rows:
+        if row.is_indicators:
+            y = _indicator_table(lay, project, y, title)
+            continue
+        for c in row.cells:
+            _place(lay, c, y, project, title)
+        if row.height:
+            lay.heights[y] = row.height
+        y += 1
+    lay.n_rows = y
+    _fit_heights(lay)
+    return lay
+
+
+def _place(lay: Layout, c: CellSpec, y: int, project: Project | None, title: str) -> None:
+    spec = lay.spec
+    last_row = y + c.rows - 1
+    if c.field is None:
+        text = spec.render(c.text or "", year=lay.year, title=title)
+        style = c.style or "label"
+        lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, text, style))
+        return
+    fs = spec.fields[c.field]
+    value, input_type = None, fs.input
+    if fs.source:
+        if project is None:
+            input_type = "amount" if fs.type == "amount" else ("long_text" if c.style == "long_text" else "name")
+        else:
+            value = project.fields.get(fs.name)
+    style = c.style or ("value" if fs.source or not fs.input else "text")
+    lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, value, style, fs.name, input_type))
+    lay.fields[fs.name] = Field(fs.name, fs.role, fs.label, y, c.first_col, input_type, value, type=fs.type)
+
+
+def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -> int:
+    spec, ind = lay.spec, lay.spec.indicators
+    first_header = y
+    for h in ind.header:
+        for c in h.cells:
+            lay.cells.append(Cell(y, c.first_col, y + c.rows - 1, c.last_col,
+                                  spec.render(c.text or "", year=lay.year, title=title), c.style or "header"))
+        if h.height:
+            lay.heights[y] = h.height
+        y += 1
+    lay.header_rows = (first_header, y - 1)
+    cols = ind.columns
+    number = 0
+    for i, g1 in enumerate(ind.groups):
+        g1_start = y
+        for j, g2 in enumerate(g1.children):
+            g2_start = y
+            rows = _rows_for(project, g1, g2, ind.blank_rows)
+            for indicator in rows:
+                number += 1
+                y = _indicator_row(lay, number, y, i, j, g2, indicator)
+            _group_cell(lay, g2_start, y - 1, cols["level2"], g2.name, f"grp_{i + 1}_{j + 1}_name",
+                        "indicator_level2", (i, j))
+            if ind.score_per == "group":
+                _group_cell(lay, g2_start, y - 1, cols["score"], None, f"grp_{i + 1}_{j + 1}_score",
+                            "group_score", (i, j), label=f"{g2.name}得分", type_="score")
+        _group_cell(lay, g1_start, y - 1, cols["level1"], spec.render(g1.label, year=lay.year),
+                    f"grp_{i + 1}_name", "indicator_level1", (i,))
+    if ind.side_label is not None:
+        s = ind.side_label
+        lay.cells.append(Cell(first_header, s.first_col, y - 1, s.last_col,
+                              spec.render(s.text or "", year=lay.year), s.style or "label"))
+    return y
+
+
+def _rows_for(project: Project | None, g1: Group, g2: Group, blank_rows: int) -> list[Indicator | None]:
+    if project is None:
+        return [None] * blank_rows
+    rows = [i for i in project.indicators if i.level1 == g1.name and i.level2 == g2.name]
+    # every group of the official layout appears; one with no indicators says 无
+    return rows or [Indicator(g1.name, g2.name, "无", "")]
+
+
+def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
+                   indicator: Indicator | None) -> int:
+    from .values import parse_value  # the parser decides whether a target is qualitative
+
+    ind = lay.spec.indicators
+    cols = ind.columns
+    na = indicator is not None and indicator.not_applicable
+    qualitative = False
+    if indicator is not None and not na:
+        qualitative = indicator.qualitative if indicator.qualitative is not None else \
+            parse_value(indicator.target, year=lay.year).kind in ("qualitative", "tier")
+    lay.indicator_rows.append(IndicatorRow(number, y, i, j, indicator, na, qualitative))
+    key = f"ind_{number:03d}"
+
+    def put(part: str, role: str, value: Any, input_type: str | None, style: str, label: str,
+            type_: str | None = None) -> None:
+        col = cols[part]
+        lay.cells.append(Cell(y, col, y, col, value, style, f"{key}_{part}", input_type))
+        lay.fields[f"{key}_{part}"] = Field(f"{key}_{part}", role, label, y, col, input_type, value,
+                                            number, (i, j), type_)
+
+    name = indicator.name if indicator else None
+    label = name or f"{g2.name}第{number}行"
+    blank = indicator is None
+    put("name", "indicator_name", name, "name" if blank else None, "text", "指标内容")
+    put("target", "indicator_target", indicator.target if indicator else None,
+        "name" if blank else None, "value", f"{label}·指标值")
+    if "points" in cols:
+        put("points", "indicator_points", indicator.points if indicator else None,
+            "points" if blank else None, "value", f"{label}·分值")
+    open_ = not na
+    put("actual", "indicator_actual", None, ("tier" if qualitative else "actual") if open_ else None,
+        "value", f"{label}·实际完成值")
+    put("reason", "indicator_reason", None, "reason" if open_ else None, "text",
+        f"{label}·{ind.reason_label}")
+    if ind.score_per == "indicator":
+        put("score", "indicator_score", None, None, "value", f"{label}·得分", "score")
+    return y + 1
+
+
+def _group_cell(lay: Layout, first: int, last: int, col: int, value: Any, name: str, role: str,
+                group: tuple[int, ...], label: str | None = None, type_: str | None = None) -> None:
+    lay.cells.append(Cell(first, col, last, col, value, "value" if role.endswith("score") else "label", name))
+    lay.fields[name] = Field(name, role, label or (value if isinstance(value, str) else name), first, col,
+                             None, value, None, group, type_)
+
+
+# ---------------------------------------------------------------- row heights
+
+LINE_HEIGHT = 13.5      # points per line of 10-point text
+MAX_HEIGHT = 409.0      # Excel's limit
+
+
+def text_width(text: str) -> float:
+    """Width in Excel column units: a CJK character is about two digits wide."""
+    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+
+
+def _fit_heights(lay: Layout) -> None:
+    """Row heights that show the text: Excel does not grow rows for wrapped text in merged cells."""
+    widths = lay.spec.columns
+    size = lay.spec.font_size
+    need: dict[int, float] = {}
+    for c in lay.cells:
+        if c.last_row != c.row:
+            continue  # a cell merged down spreads over rows that are sized by their own cells
+        text = _display(c.value)
+        style_size = lay.spec.cell_styles.get(c.style, {}).get("size", size)
+        capacity = max(sum(widths[c.col:c.last_col + 1]) * (size / style_size) - 1.5, 2.0)
+        lines = sum(max(1, math.ceil(text_width(p) / capacity)) for p in text.split("\n")) if text else 1
+        if c.input in ("reason", "long_text") and not text:
+            lines = 2  # room to write
+        height = lines * LINE_HEIGHT * style_size / 10 + 4
+        need[c.row] = max(need.get(c.row, 0), height)
+    for row, h in need.items():
+        lay.heights[row] = min(MAX_HEIGHT, max(h, lay.heights.get(row, 0), 18.0))
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)

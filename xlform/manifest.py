@@ -1,0 +1,85 @@
+"""manifest.json: what the bureau issued, kept by the bureau, never trusted from a returned file.
+
+For every generated workbook: the project, its form and version, the file, the content of every
+locked cell (labels, targets, points, identity) and a SHA-256 fingerprint over them. The same
+fingerprint is written into the workbook's metadata, so a returned file is matched to what was
+sent, and a changed target is shown with the value that was issued.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import XlformError
+
+MANIFEST_VERSION = 1
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def fingerprint(form_id: str, version: str, code: str, year: int, locked: dict[str, Any]) -> str:
+    body = json.dumps({"form": form_id, "version": version, "project": code, "year": year,
+                       "locked": {k: _canonical(v) for k, v in sorted(locked.items())}},
+                      ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ManifestEntry:
+    file: str
+    project_code: str
+    department: str
+    project_name: str
+    form_id: str
+    form_version: str
+    year: int
+    fingerprint: str
+    locked: dict[str, Any]
+    project: dict | None = None
+
+
+@dataclass
+class Manifest:
+    year: int | None = None
+    entries: list[ManifestEntry] = field(default_factory=list)
+    created: str = field(default_factory=lambda: dt.datetime.now().isoformat(timespec="seconds"))
+
+    def by_code(self) -> dict[str, ManifestEntry]:
+        return {e.project_code: e for e in self.entries}
+
+    def save(self, path: Path) -> Path:
+        data = {"manifest_version": MANIFEST_VERSION, "xlform": __version__, "created": self.created,
+                "year": self.year, "files": [asdict(e) for e in self.entries]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".~manifest", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1, default=_canonical)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Manifest":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("manifest_version") != MANIFEST_VERSION:
+                raise XlformError(f"清单文件 {path.name} 的版本 {data.get('manifest_version')} 不受支持")
+            entries = [ManifestEntry(**e) for e in data["files"]]
+        except FileNotFoundError:
+            raise XlformError(f"找不到 manifest 文件：{path}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise XlformError(f"manifest 文件 {path.name} 无法读取或已损坏：{exc}") from None
+        return cls(year=data.get("year"), entries=entries, created=data.get("created", ""))

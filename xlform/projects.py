@@ -1,0 +1,300 @@
+"""The bureau's project list (.xlsx or .csv): one row per indicator, Chinese headers.
+
+Project-level columns (项目编码, 项目名称, 主管部门, 项目实施单位, the fund amounts the form spec
+names as `source`, 项目概况, 年度绩效目标, optionally 表单) may be repeated on every row of a
+project or written only on its first row. Indicator columns: 一级指标, 二级指标, 指标内容, 指标值,
+分值 (forms that score per indicator), and optionally 指标方向 (正向/反向/等于) and 指标类型
+(定量/定性). README.md documents the columns.
+
+Every problem is collected with its sheet, row and column before anything is generated, so a bureau
+fixes its list in one pass and never gets half a folder of workbooks.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import XlformError
+from .spec import FormSpec, col_letter
+
+CODE, FORM = "项目编码", "表单"
+LEVEL1, LEVEL2, NAME, TARGET, POINTS, DIRECTION, KIND = (
+    "一级指标", "二级指标", "指标内容", "指标值", "分值", "指标方向", "指标类型")
+INDICATOR_COLUMNS = (LEVEL1, LEVEL2, NAME, TARGET, POINTS, DIRECTION, KIND)
+DIRECTION_WORDS = {"正向": "positive", "反向": "reverse", "等于": "exact", "": None}
+KIND_WORDS = {"定量": False, "定性": True, "": None}
+NA_WORDS = {"无", "无此项", "不适用", "/", "—", "-", "——"}
+
+
+@dataclass
+class Indicator:
+    level1: str
+    level2: str
+    name: str
+    target: Any
+    points: float | None = None
+    direction: str | None = None      # None: from the target's sign, else the group's default
+    qualitative: bool | None = None   # None: decided from the target text
+
+    @property
+    def not_applicable(self) -> bool:
+        return str(self.name).strip() in NA_WORDS or str(self.target).strip() in NA_WORDS
+
+
+@dataclass
+class Project:
+    code: str
+    form_id: str
+    fields: dict[str, Any]                      # spec field name -> pre-filled value
+    indicators: list[Indicator] = field(default_factory=list)
+    source_row: int = 0                          # first row in the list, for messages
+
+    @property
+    def name(self) -> str:
+        return str(self.fields.get("project_name", ""))
+
+    @property
+    def department(self) -> str:
+        return str(self.fields.get("department", ""))
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "form_id": self.form_id, "fields": self.fields,
+                "indicators": [asdict(i) for i in self.indicators]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Project":
+        return cls(code=d["code"], form_id=d["form_id"], fields=dict(d["fields"]),
+                   indicators=[Indicator(**i) for i in d["indicators"]])
+
+
+@dataclass(frozen=True)
+class ListProblem:
+    sheet: str | None
+    row: int | None
+    column: str | None     # "D（资金总额）"
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.sheet:
+            where.append(f"工作表“{self.sheet}”")
+        if self.row:
+            where.append(f"第{self.row}行")
+        if self.column:
+            where.append(f"{self.column}列")
+        return ("".join(where) + "：" if where else "") + self.message
+
+
+class ProjectListError(XlformError):
+    def __init__(self, path: Path, problems: list[ListProblem]):
+        self.path, self.problems = path, problems
+        lines = "\n".join(f"  - {p}" for p in problems[:200])
+        more = f"\n  ……另有 {len(problems) - 200} 处" if len(problems) > 200 else ""
+        super().__init__(f"项目清单 {path.name} 有 {len(problems)} 处问题，未生成任何文件：\n{lines}{more}")
+
+
+def _read_rows(path: Path) -> tuple[str | None, list[list[Any]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        raw = path.read_bytes()
+        for enc in ("utf-8-sig", "gb18030"):   # Excel in China saves CSV as GBK by default
+            try:
+                text = raw.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise XlformError(f"项目清单 {path.name} 不是 UTF-8 或 GBK 编码的 CSV 文件")
+        return None, [row for row in csv.reader(io.StringIO(text))]
+    if suffix in (".xlsx", ".xlsm"):
+        from .read import open_calamine
+        wb = open_calamine(path)
+        names = wb.sheet_names
+        sheet = "项目清单" if "项目清单" in names else names[0]
+        rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return sheet, [list(r) for r in rows]
+    raise XlformError(f"项目清单 {path.name} 的格式不支持：请使用 .xlsx 或 .csv")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return int(v)
+    return v
+
+
+def _number(v: Any) -> float | None:
+    if v in ("", None):
+        return None
+    if isinstance(v, bool):
+        raise ValueError
+    if isinstance(v, (int, float)):
+        return float(v)
+    return float(str(v).replace(",", "").replace("，", "").strip())
+
+
+def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: str | None) -> list[Project]:
+    """Read and check a project list; raises ProjectListError listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise XlformError(f"找不到项目清单文件：{path}")
+    sheet, rows = _read_rows(path)
+    problems: list[ListProblem] = []
+
+    def problem(row: int | None, col: str | None, msg: str) -> None:
+        problems.append(ListProblem(sheet, row, col, msg))
+
+    while rows and not any(str(c).strip() for c in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ProjectListError(path, [ListProblem(sheet, None, None, "文件是空的，第1行应为列标题")])
+    header = [str(_clean(h)) for h in rows[0]]
+    index: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if not h:
+            continue
+        if h in index:
+            problem(1, f"{col_letter(i)}（{h}）", f"列标题“{h}”重复出现")
+        index.setdefault(h, i)
+
+    def where(col_name: str) -> str:
+        return f"{col_letter(index[col_name])}（{col_name}）" if col_name in index else col_name
+
+    needed = {CODE, LEVEL1, LEVEL2, NAME, TARGET}
+    if default_form is None and FORM not in index:
+        problem(1, None, "未用 --form 指定表单，清单中也没有“表单”列")
+    used_forms = set()
+    for r_no, row in enumerate(rows[1:], start=2):
+        f = str(_clean(row[index[FORM]])) if FORM in index and index[FORM] < len(row) else ""
+        used_forms.add(f or default_form)
+    for fid in sorted(x for x in used_forms if x):
+        if fid not in forms:
+            continue
+        spec = forms[fid]
+        needed |= {fs.source for fs in spec.fields.values() if fs.source and fs.required}
+        if spec.indicators.weight == "points":
+            needed.add(POINTS)
+    for col in sorted(needed - set(index)):
+        problem(1, None, f"缺少必需的列“{col}”")
+    if problems:
+        raise ProjectListError(path, problems)
+
+    def cell(row: list, col: str) -> Any:
+        i = index.get(col)
+        return _clean(row[i]) if i is not None and i < len(row) else ""
+
+    projects: dict[str, Project] = {}
+    first_values: dict[tuple[str, str], tuple[Any, int]] = {}
+    for r_no, row in enumerate(rows[1:], start=2):
+        if not any(str(c).strip() for c in row if c is not None):
+            continue
+        code = str(cell(row, CODE))
+        if not code:
+            problem(r_no, where(CODE), "项目编码为空")
+            continue
+        form_id = str(cell(row, FORM)) or default_form or ""
+        if form_id not in forms:
+            problem(r_no, where(FORM) if FORM in index else None,
+                    f"未知的表单“{form_id}”；可用：{'、'.join(sorted(forms))}")
+            continue
+        spec = forms[form_id]
+        proj = projects.get(code)
+        if proj is None:
+            proj = projects[code] = Project(code=code, form_id=form_id, fields={}, source_row=r_no)
+        elif proj.form_id != form_id:
+            problem(r_no, where(FORM), f"项目 {code} 前后使用了不同的表单（{proj.form_id} / {form_id}）")
+            continue
+        for fs in spec.fields.values():
+            if not fs.source:
+                continue
+            raw = cell(row, fs.source)
+            if raw == "":
+                continue
+            value: Any = raw
+            if fs.type == "amount":
+                try:
+                    value = _number(raw)
+                except ValueError:
+                    problem(r_no, where(fs.source), f"“{raw}”不是数字（金额，单位万元）")
+                    continue
+                if value is not None and value < 0:
+                    problem(r_no, where(fs.source), f"金额 {raw} 不能为负数")
+                    continue
+            else:
+                value = str(raw)
+            seen = first_values.get((code, fs.name))
+            if seen is None:
+                first_values[(code, fs.name)] = (value, r_no)
+                proj.fields[fs.name] = value
+            elif seen[0] != value and fs.name == "project_name":
+                problem(r_no, where(CODE), f"项目编码 {code} 重复：第{seen[1]}行是“{seen[0]}”，本行是“{value}”")
+            elif seen[0] != value:
+                problem(r_no, where(fs.source),
+                        f"项目 {code} 的“{fs.source}”与第{seen[1]}行不一致（“{seen[0]}” / “{value}”）")
+        _indicator(spec, proj, row, r_no, cell, where, problem)
+
+    for proj in projects.values():
+        spec = forms[proj.form_id]
+        for fs in spec.fields.values():
+            if fs.source and fs.required and proj.fields.get(fs.name) in (None, ""):
+                problem(proj.source_row, where(fs.source), f"项目 {proj.code} 缺少“{fs.source}”")
+        _check_project_points(spec, proj, problem)
+    if problems:
+        raise ProjectListError(path, problems)
+    return list(projects.values())
+
+
+def _indicator(spec, proj, row, r_no, cell, where, problem) -> None:
+    level1, level2, name, target = (cell(row, c) for c in (LEVEL1, LEVEL2, NAME, TARGET))
+    if level1 == level2 == name == target == "":
+        return  # a project-only row
+    found = spec.indicators.find(str(level1), str(level2))
+    if found is None:
+        groups = "；".join(f"{g1.name}：{'、'.join(g2.name for g2 in g1.children)}" for g1 in spec.indicators.groups)
+        problem(r_no, where(LEVEL2 if spec.indicators.find(str(level1), "") is None and any(
+            g.name == level1 for g in spec.indicators.groups) else LEVEL1),
+            f"指标分组“{level1} / {level2}”不在表单 {spec.id} 中；可用的分组：{groups}")
+        return
+    if name == "":
+        problem(r_no, where(NAME), "指标内容为空")
+        return
+    if target == "" and str(name) not in NA_WORDS:
+        problem(r_no, where(TARGET), f"指标“{name}”没有指标值")
+        return
+    points = None
+    raw_points = cell(row, POINTS)
+    if spec.indicators.weight == "points" and raw_points != "":
+        try:
+            points = _number(raw_points)
+        except ValueError:
+            problem(r_no, where(POINTS), f"分值“{raw_points}”不是数字")
+            return
+    direction_word = str(cell(row, DIRECTION))
+    if direction_word not in DIRECTION_WORDS:
+        problem(r_no, where(DIRECTION), f"指标方向“{direction_word}”应为 正向、反向 或 等于")
+        return
+    kind_word = str(cell(row, KIND))
+    if kind_word not in KIND_WORDS:
+        problem(r_no, where(KIND), f"指标类型“{kind_word}”应为 定量 或 定性")
+        return
+    ind = Indicator(str(level1), str(level2), str(name), target, points,
+                    DIRECTION_WORDS[direction_word], KIND_WORDS[kind_word])
+    if spec.indicators.weight == "points" and points is None and not ind.not_applicable:
+        problem(r_no, where(POINTS), f"指标“{name}”没有分值")
+        return
+    proj.indicators.append(ind)
+
+
+def _check_project_points(spec: FormSpec, proj: Project, problem) -> None:
+    if spec.indicators.weight != "points":
+        return
+    for g1 in spec.indicators.groups:
+        rows = [i for i in proj.indicators if i.level1 == g1.name and not i.not_applicable]
+        total = sum(i.points or 0 for i in rows)
+        if rows and abs(total - (g1.points or 0)) > 1e-6:
+            problem(proj.source_row, POINTS,
+                    f"项目 {proj.code} 的“{g1.name}”各指标分值合计 {total:g} 分，应为 {g1.points:g} 分")

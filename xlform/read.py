@@ -1,0 +1,290 @@
+"""Read a returned workbook safely and fast: container checks, metadata, defined names, values.
+
+Order matters (lessons.md, FAC): first is it a readable workbook at all (and not a zip bomb, not
+encrypted, not a renamed .docx), then whose is it (metadata, defined names), then its values.
+Values come from python-calamine (Rust, several times faster than openpyxl); the small XML parts
+calamine does not expose (defined names, custom properties, sheet protection, formulas without a
+cached value) are parsed with defusedxml or scanned as bytes. The file is opened read-only and
+never written.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+from .errors import XlformError
+
+# Limits checked before anything is parsed (docs/security.md).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 200            # per zip member over 1 MiB
+MAX_MEMBERS = 2000
+
+NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+NS_CUSTOM = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
+NS_APP = "{http://schemas.openxmlformats.org/officeDocument/2006/extended-properties}"
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?[A-Z]{1,3}\$?\d+)?$")
+
+
+class ReadError(XlformError):
+    """A file that cannot be read as one of our workbooks; `code` is its finding code."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass
+class SheetData:
+    name: str
+    start: tuple[int, int]
+    rows: list[list[Any]]
+    protected: bool = False
+    formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+
+    def value(self, row: int, col: int) -> Any:
+        r, c = row - self.start[0], col - self.start[1]
+        if 0 <= r < len(self.rows) and 0 <= c < len(self.rows[r]):
+            v = self.rows[r][c]
+            return None if v == "" else v
+        return None
+
+
+@dataclass
+class WorkbookData:
+    path: Path
+    sheet_names: list[str]
+    meta: dict[str, str]                       # the hidden metadata sheet
+    properties: dict[str, str]                 # custom document properties
+    names: dict[str, tuple[str, int, int]]     # defined name -> (sheet, row, col), 0-based
+    sheets: dict[str, SheetData]
+    application: str = ""
+
+    def value_at(self, sheet: str, row: int, col: int) -> Any:
+        s = self.sheets.get(sheet)
+        return s.value(row, col) if s else None
+
+
+def sniff(path: Path) -> None:
+    """Refuse what is not a safe .xlsx before any parser sees it."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ReadError("XF001", f"无法读取文件：{exc.strerror or exc}") from None
+    if size == 0:
+        raise ReadError("XF002", "文件是空的（0 字节）")
+    if size > MAX_FILE_BYTES:
+        raise ReadError("XF005", f"文件过大（{size / 1048576:.1f} MB，上限 {MAX_FILE_BYTES // 1048576} MB）")
+    if head.startswith(_OLE_MAGIC):
+        if _is_encrypted_ole(path):
+            raise ReadError("XF004", "工作簿设置了打开密码（已加密），无法读取；请部门取消密码后重新报送")
+        raise ReadError("XF006", "这是旧版 Excel 97-2003 (.xls) 文件；请在 Excel 或 WPS 中“另存为” .xlsx 后重新报送")
+    if not head.startswith(b"PK"):
+        kind = "PDF 文件" if head.startswith(b"%PDF") else "文本或其他格式的文件"
+        raise ReadError("XF002", f"不是 Excel 工作簿（.xlsx），看起来是{kind}")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ReadError("XF005", f"压缩包内文件过多（{len(infos)} 个），疑似恶意文件")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.file_size > 1048576 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise ReadError("XF005", f"压缩比异常（{info.filename}），疑似“压缩炸弹”，已拒绝读取")
+        if total > MAX_UNCOMPRESSED_BYTES:
+            raise ReadError("XF005", f"解压后过大（{total / 1048576:.0f} MB），疑似“压缩炸弹”，已拒绝读取")
+        names = {i.filename for i in infos}
+        if "xl/workbook.xml" not in names:
+            if "word/document.xml" in names:
+                raise ReadError("XF002", "这是 Word 文档（.docx），不是 Excel 工作簿")
+            if "content.xml" in names:
+                raise ReadError("XF006", "这是 OpenDocument 表格（.ods）或其他格式；请另存为 .xlsx 后重新报送")
+            raise ReadError("XF002", "不是 Excel 工作簿（压缩包中没有 xl/workbook.xml）")
+
+
+def _is_encrypted_ole(path: Path) -> bool:
+    try:
+        import msoffcrypto
+        with open(path, "rb") as fh:
+            return bool(msoffcrypto.OfficeFile(fh).is_encrypted())
+    except Exception:  # noqa: BLE001 - an unreadable OLE file is simply "not encrypted as far as we can tell"
+        return False
+
+
+def open_calamine(path: Path):
+    from python_calamine import CalamineWorkbook
+    sniff(Path(path))
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - calamine raises several of its own types
+        raise ReadError("XF002", f"工作簿无法解析：{exc}") from None
+
+
+def _xml(zf: zipfile.ZipFile, name: str):
+    try:
+        data = zf.read(name)
+    except KeyError:
+        return None
+    try:
+        return SafeET.fromstring(data)
+    except DefusedXmlException:
+        raise ReadError("XF005", f"{name} 含有 XML 实体定义（可能是恶意文件），已拒绝读取") from None
+    except SafeET.ParseError as exc:
+        raise ReadError("XF002", f"{name} 不是有效的 XML：{exc}") from None
+
+
+def _sheet_paths(zf: zipfile.ZipFile, wb_root) -> dict[str, str]:
+    rels = _xml(zf, "xl/_rels/workbook.xml.rels")
+    targets = {}
+    if rels is not None:
+        for r in rels.iter(f"{NS_PKG_REL}Relationship"):
+            t = r.get("Target", "")
+            t = t.lstrip("/") if t.startswith("/") else "xl/" + t
+            targets[r.get("Id")] = t
+    out = {}
+    for s in wb_root.iter(f"{NS_MAIN}sheet"):
+        rid = s.get(f"{NS_REL}id")
+        if rid in targets:
+            out[s.get("name")] = targets[rid]
+    return out
+
+
+def _parse_ref(text: str) -> tuple[str, int, int] | None:
+    m = _REF_RE.match((text or "").strip().lstrip("="))
+    if not m:
+        return None
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    col = 0
+    for ch in m.group(3):
+        col = col * 26 + ord(ch) - 64
+    return sheet, int(m.group(4)) - 1, col - 1
+
+
+_CELL_RE = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_R_ATTR = re.compile(rb'\br="([A-Z]+)(\d+)"')
+
+
+def _scan_sheet(data: bytes) -> tuple[bool, set, set]:
+    """Protection flag and formula cells from the raw sheet XML (byte scans: cheap, no DOM)."""
+    protected = False
+    m = re.search(rb"<(?:\w+:)?sheetProtection\b([^>]*)>", data)
+    if m:
+        attr = re.search(rb'\bsheet="([^"]*)"', m.group(1))
+        protected = attr is not None and attr.group(1) in (b"1", b"true")
+    formulas, no_value = set(), set()
+    if b"<f" in data:
+        for cm in _CELL_RE.finditer(data):
+            body = cm.group(2) or b""
+            if b"<f" not in body:
+                continue
+            rm = _R_ATTR.search(cm.group(1))
+            if not rm:
+                continue
+            col = 0
+            for ch in rm.group(1):
+                col = col * 26 + ch - 64
+            pos = (int(rm.group(2)) - 1, col - 1)
+            formulas.add(pos)
+            v = re.search(rb"<v>(.*?)</v>", body, re.S)
+            if v is None or v.group(1) == b"":
+                no_value.add(pos)
+    return protected, formulas, no_value
+
+
+def read_workbook(path: str | Path, sheets: list[str] | None = None) -> WorkbookData:
+    """Read metadata, names and the values of `sheets` (default: all but our hidden ones)."""
+    path = Path(path)
+    sniff(path)
+    with zipfile.ZipFile(path) as zf:
+        wb_root = _xml(zf, "xl/workbook.xml")
+        if wb_root is None:
+            raise ReadError("XF002", "不是 Excel 工作簿（缺少 xl/workbook.xml）")
+        names = {}
+        for dn in wb_root.iter(f"{NS_MAIN}definedName"):
+            if dn.get("localSheetId") is not None:
+                continue
+            ref = _parse_ref(dn.text or "")
+            if ref:
+                names[dn.get("name")] = ref
+        sheet_paths = _sheet_paths(zf, wb_root)
+        props = {}
+        custom = _xml(zf, "docProps/custom.xml")
+        if custom is not None:
+            for p in custom.iter(f"{NS_CUSTOM}property"):
+                val = next(iter(p), None)
+                props[p.get("name")] = (val.text or "") if val is not None else ""
+        app_root = _xml(zf, "docProps/app.xml")
+        app = ""
+        if app_root is not None:
+            el = app_root.find(f"{NS_APP}Application")
+            app = (el.text or "") if el is not None else ""
+        if "KSOProductBuildVer" in props:
+            app = "WPS Office"
+        wanted = sheets
+        raw_sheets = {}
+        for name, member in sheet_paths.items():
+            if wanted is not None and name not in wanted:
+                continue
+            try:
+                raw_sheets[name] = _scan_sheet(zf.read(member))
+            except KeyError:
+                continue
+
+    wb = open_calamine(path)
+    sheet_names = list(wb.sheet_names)
+    data: dict[str, SheetData] = {}
+    meta: dict[str, str] = {}
+    from .workbook import META_SHEET
+    for name in sheet_names:
+        if name == META_SHEET:
+            meta = _read_meta(wb, name)
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        try:
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=True)
+            start = sheet.start or (0, 0)
+        except Exception as exc:  # noqa: BLE001
+            raise ReadError("XF002", f"工作表“{name}”无法读取：{exc}") from None
+        protected, formulas, no_value = raw_sheets.get(name, (False, set(), set()))
+        data[name] = SheetData(name, tuple(start), rows, protected, no_value, formulas)
+    return WorkbookData(path, sheet_names, meta, props, names, data, app)
+
+
+def _read_meta(wb, name: str) -> dict[str, str]:
+    try:
+        rows = wb.get_sheet_by_name(name).to_python()
+    except Exception:  # noqa: BLE001 - a broken metadata sheet is the same as none
+        return {}
+    meta = {}
+    for row in rows[1:]:
+        if len(row) >= 2 and row[0] not in ("", None):
+            meta[str(row[0])] = "" if row[1] in (None,) else _text(row[1])
+    return meta
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return str(v)

@@ -1,0 +1,232 @@
+"""Write a Layout as an .xlsx with XlsxWriter: the form sheet, its protection, validations, names.
+
+Used by `generate` (an empty template) and by `annotate` (the same template with the returned
+values, computed scores and finding comments in it), so an annotated workbook is protected and
+open exactly where the template was, and validates again like any returned workbook.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import xlsxwriter
+
+from . import __version__
+from .layout import Cell, Layout
+
+META_SHEET = "_xlform"      # hidden: form id, version, project code, fingerprint
+LISTS_SHEET = "_lists"      # hidden: dropdown lists too long for an inline validation
+PROP_PREFIX = "xlform."
+MARK_COLORS = {"error": "#F4B6B6", "warning": "#FCE4A8", "info": "#DDEBF7"}
+_TYPE_FORMATS = {"amount": "#,##0.00", "percent": "0.00%", "score": "0.00"}
+
+
+@dataclass
+class Extras:
+    """What annotation adds to a template: values, marks and comments, extra sheets."""
+    values: dict[str, Any] = field(default_factory=dict)        # field name -> value
+    marks: dict[str, str] = field(default_factory=dict)         # field name -> severity
+    comments: dict[str, str] = field(default_factory=dict)      # field name -> comment text
+    add_sheets: Callable[[xlsxwriter.Workbook], None] | None = None
+
+
+def atomic_path(target: Path) -> tuple[Path, Callable[[], None]]:
+    """A temp path beside `target` and a commit() that renames it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+
+    def commit() -> None:
+        os.replace(tmp, target)
+
+    return Path(tmp), commit
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook, layout: Layout):
+        self.wb, self.spec, self.cache = wb, layout.spec, {}
+
+    def get(self, style: str, input_type: str | None, value_type: str | None, mark: str | None) -> Any:
+        key = (style, input_type, value_type, mark)
+        fmt = self.cache.get(key)
+        if fmt is None:
+            spec = self.spec
+            props: dict[str, Any] = {"font_name": spec.font, "font_size": spec.font_size, "valign": "vcenter"}
+            props.update(spec.cell_styles.get(style, {}))
+            if "size" in props:
+                props["font_size"] = props.pop("size")
+            if input_type is not None:
+                it = spec.input_types[input_type]
+                props.update(locked=False, bg_color=spec.input_fill)
+                if it.format:
+                    props["num_format"] = it.format
+            elif value_type in _TYPE_FORMATS:
+                props["num_format"] = _TYPE_FORMATS[value_type]
+            if mark:
+                props["bg_color"] = MARK_COLORS[mark]
+            fmt = self.cache[key] = self.wb.add_format(props)
+        return fmt
+
+
+def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password: str | None = None,
+                   extras: Extras | None = None) -> None:
+    """Write `layout` to `path` atomically."""
+    tmp, commit = atomic_path(Path(path))
+    try:
+        _write(layout, tmp, meta, password, extras or Extras())
+        commit()
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
+    spec = layout.spec
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"title": meta.get("title", ""), "subject": spec.name, "author": "xlform",
+                       "comments": f"xlform {__version__} · {spec.id} {spec.version}"})
+    for key in ("form_id", "form_version", "project_code", "fingerprint", "year"):
+        if meta.get(key):
+            wb.set_custom_property(PROP_PREFIX + key, str(meta[key]))
+    ws = wb.add_worksheet(spec.sheet)
+    fmts = _Formats(wb, layout)
+
+    for i, w in enumerate(spec.columns):
+        ws.set_column(i, i, w)
+    for row, h in layout.heights.items():
+        ws.set_row(row, h)
+
+    list_refs = _write_lists(wb, spec)
+    by_field = layout.fields
+    for c in layout.cells:
+        f = by_field.get(c.field) if c.field else None
+        value = extras.values.get(c.field, c.value) if c.field else c.value
+        fmt = fmts.get(c.style, c.input, f.type if f else None, extras.marks.get(c.field) if c.field else None)
+        _put(ws, c, value, fmt)
+        if c.input is not None:
+            _validate(ws, c, spec.input_types[c.input], list_refs)
+        if c.field and c.field in extras.comments:
+            ws.write_comment(c.row, c.col, extras.comments[c.field],
+                             {"author": "xlform", "x_scale": 2.2, "y_scale": 1.6, "font_size": 9})
+    for f in by_field.values():
+        wb.define_name(f.defined_name, f"={_quote(spec.sheet)}!${_col(f.col)}${f.row + 1}")
+
+    _print_setup(ws, layout)
+    ws.protect(password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
+                                "format_rows": True, "format_columns": False})
+    _write_meta(wb, meta, password)
+    if extras.add_sheets:
+        extras.add_sheets(wb)
+    ws.activate()
+    wb.close()
+
+
+def _col(i: int) -> str:
+    from .spec import col_letter
+    return col_letter(i)
+
+
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+def _put(ws, c: Cell, value: Any, fmt) -> None:
+    if c.merged:
+        ws.merge_range(c.row, c.col, c.last_row, c.last_col, None, fmt)
+    # write_string for text: department text starting with = must never become a formula
+    if value is None or value == "":
+        ws.write_blank(c.row, c.col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(c.row, c.col, "是" if value else "否", fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(c.row, c.col, value, fmt)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(c.row, c.col, value if isinstance(value, dt.datetime)
+                          else dt.datetime(value.year, value.month, value.day), fmt)
+    else:
+        ws.write_string(c.row, c.col, str(value), fmt)
+
+
+def _validate(ws, c: Cell, it, list_refs: dict[str, str]) -> None:
+    v = it.validate
+    opts: dict[str, Any] = {
+        "input_title": it.prompt[0], "input_message": it.prompt[1],
+        "error_title": it.error[0], "error_message": it.error[1],
+        "error_type": v.get("error_type", "stop"), "ignore_blank": True,
+    }
+    kind = v["type"]
+    if kind in ("decimal", "integer"):
+        opts.update(validate=kind, criteria="between", minimum=v.get("min", 0), maximum=v.get("max", 1e12))
+    elif kind == "date":
+        opts.update(validate="date", criteria="between",
+                    minimum=_as_datetime(v.get("min", dt.date(1900, 1, 1))),
+                    maximum=_as_datetime(v.get("max", dt.date(9999, 12, 31))))
+    elif kind == "length":
+        opts.update(validate="length", criteria="<=", value=int(v.get("max", 255)))
+    elif kind == "list":
+        opts.update(validate="list", source=list_refs[v["list"]])
+    ws.data_validation(c.row, c.col, c.last_row, c.last_col, opts)
+
+
+def _as_datetime(d: Any) -> dt.datetime:
+    if isinstance(d, dt.datetime):
+        return d
+    if isinstance(d, dt.date):
+        return dt.datetime(d.year, d.month, d.day)
+    return dt.datetime.fromisoformat(str(d))
+
+
+def _write_lists(wb, spec) -> dict[str, Any]:
+    """Inline lists as Python lists; long ones on a hidden sheet behind a defined name."""
+    refs: dict[str, Any] = {}
+    sheet = None
+    for col, (name, values) in enumerate(sorted(spec.lists.items())):
+        if name not in spec.sheet_lists:
+            refs[name] = list(values)
+            continue
+        if sheet is None:
+            sheet = wb.add_worksheet(LISTS_SHEET)
+            sheet.hide()
+            sheet.protect()
+        for i, v in enumerate(values):
+            sheet.write_string(i, col, v)
+        defined = f"xf_list_{name}"
+        wb.define_name(defined, f"={LISTS_SHEET}!${_col(col)}$1:${_col(col)}${len(values)}")
+        refs[name] = f"={defined}"
+    return refs
+
+
+def _print_setup(ws, layout: Layout) -> None:
+    p = layout.spec.print
+    ws.set_paper(9 if p.get("paper", "A4") == "A4" else 0)
+    if p.get("orientation") == "landscape":
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    m = p.get("margins", {})
+    ws.set_margins(left=m.get("left", 0.5), right=m.get("right", 0.5), top=m.get("top", 0.6),
+                   bottom=m.get("bottom", 0.6))
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.repeat_rows(*layout.header_rows)
+    ws.print_area(0, 0, layout.n_rows - 1, len(layout.spec.columns) - 1)
+    if p.get("footer"):
+        ws.set_footer(p["footer"])
+    if p.get("header"):
+        ws.set_header(p["header"])
+    ws.hide_gridlines(2)
+
+
+def _write_meta(wb, meta: dict[str, str], password: str | None) -> None:
+    ms = wb.add_worksheet(META_SHEET)
+    ms.write_string(0, 0, "key")
+    ms.write_string(0, 1, "value")
+    for i, (k, v) in enumerate(meta.items(), start=1):
+        ms.write_string(i, 0, k)
+        ms.write_string(i, 1, str(v))
+    ms.protect(password or "")
+    ms.very_hidden()
