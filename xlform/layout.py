@@ -210,7 +210,7 @@ def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
     name = indicator.name if indicator else None
     label = name or f"{g2.name}第{number}行"
     blank = indicator is None
-    put("name", "indicator_name", name, "name" if blank else None, "text", "指标内容")
+    put("name", "indicator_name", name, "name" if blank else None, "text", f"{label}·指标内容")
     put("target", "indicator_target", indicator.target if indicator else None,
         "name" if blank else None, "value", f"{label}·指标值")
     if "points" in cols:

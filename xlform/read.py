@@ -282,6 +282,21 @@ def _read_meta(wb, name: str) -> dict[str, str]:
     return meta
 
 
+def read_field_catalogue(wb) -> list[dict[str, str]]:
+    """The field catalogue in the metadata sheet (columns D:I), as written by workbook.py."""
+    from .workbook import FIELD_COLUMNS, META_SHEET
+    try:
+        rows = wb.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
+    except Exception:  # noqa: BLE001
+        return []
+    out = []
+    for row in rows[1:]:
+        cells = [_text(v) if v not in (None, "") else "" for v in (list(row[3:9]) + [""] * 6)[:6]]
+        if cells[0]:
+            out.append(dict(zip(FIELD_COLUMNS, cells)))
+    return out
+
+
 def _text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))

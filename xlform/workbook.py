@@ -118,7 +118,7 @@ def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | Non
     _print_setup(ws, layout)
     ws.protect(password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
                                 "format_rows": True, "format_columns": False})
-    _write_meta(wb, meta, password)
+    _write_meta(wb, meta, password, layout)
     if extras.add_sheets:
         extras.add_sheets(wb)
     ws.activate()
@@ -221,12 +221,20 @@ def _print_setup(ws, layout: Layout) -> None:
     ws.hide_gridlines(2)
 
 
-def _write_meta(wb, meta: dict[str, str], password: str | None) -> None:
+FIELD_COLUMNS = ("name", "role", "label", "input", "indicator", "group")
+
+
+def _write_meta(wb, meta: dict[str, str], password: str | None, layout: Layout) -> None:
+    """Columns A:B hold key/value metadata; D:I the field catalogue (the contract for other tools)."""
     ms = wb.add_worksheet(META_SHEET)
-    ms.write_string(0, 0, "key")
-    ms.write_string(0, 1, "value")
+    ms.write_row(0, 0, ["key", "value"])
     for i, (k, v) in enumerate(meta.items(), start=1):
         ms.write_string(i, 0, k)
         ms.write_string(i, 1, str(v))
+    ms.write_row(0, 3, FIELD_COLUMNS)
+    for i, f in enumerate(layout.fields.values(), start=1):
+        ms.write_row(i, 3, [f.defined_name, f.role, str(f.label), f.input or "",
+                            "" if f.indicator is None else str(f.indicator),
+                            "" if f.group is None else ".".join(str(g + 1) for g in f.group)])
     ms.protect(password or "")
     ms.very_hidden()

@@ -1,0 +1,147 @@
+"""The `xlform` command: a thin layer over the Python API of the same shape.
+
+Exit status (docs/cli.md): 0 success and no file has an error; 1 the run finished but some file has
+an error finding; 2 the run could not start or its input is unusable (bad arguments, spec, project
+list, manifest); 3 an unexpected internal error (reported in one Chinese line, never a traceback).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import XlformError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _friendly(fn):
+    """Turn every failure into a Chinese message and a documented exit status."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except XlformError as exc:
+            click.echo(f"错误：{exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("已中断。", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks
+            if os.environ.get("XLFORM_DEBUG"):
+                raise
+            click.echo(f"内部错误：{type(exc).__name__}: {exc}（设置环境变量 XLFORM_DEBUG=1 可查看详情，"
+                       f"请把此信息报告给 xlform 维护者）", err=True)
+            sys.exit(EXIT_INTERNAL)
+    return wrapper
+
+
+def _templates(option: str | None) -> list[Path] | None:
+    value = option or os.environ.get("XLFORM_TEMPLATES")
+    if not value:
+        return None
+    dirs = [Path(p) for p in value.split(os.pathsep) if p]
+    for d in dirs:
+        if not d.is_dir():
+            raise XlformError(f"表单定义目录不存在：{d}")
+    from .spec import spec_dirs
+    return dirs + spec_dirs()
+
+
+templates_option = click.option("--templates", "templates", metavar="DIR",
+                                help="另外的表单定义目录（也可用环境变量 XLFORM_TEMPLATES）。")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="xlform")
+def main() -> None:
+    """xlform：预算绩效自评表的生成、校验评分与汇总。
+
+    \b
+    典型流程：
+      xlform generate --projects 项目清单.xlsx --out 下发/      生成每个项目的锁定模板
+      xlform validate 回收/ --manifest 下发/manifest.json --out 校验/   校验、复核评分、批注
+      xlform consolidate 回收/ --manifest 下发/manifest.json --out 汇总.xlsx
+      xlform demo                                            用自带样例走一遍
+    """
+
+
+@main.command("forms")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@templates_option
+@_friendly
+def forms_cmd(as_json: bool, templates: str | None) -> None:
+    """列出可用的表单（表单定义在 templates/ 目录）。"""
+    from .spec import available_forms
+    forms = available_forms(_templates(templates))
+    rows = [{"id": f.id, "title": f.render(f.title, year=f.default_year), "version": f.version,
+             "name": f.name} for f in forms.values()]
+    if as_json:
+        click.echo(json.dumps([{k: r[k] for k in ("id", "title", "version")} for r in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<16} {r['version']:<8} {r['name']}")
+
+
+@main.command("generate")
+@click.option("--form", "form", metavar="ID", help="默认表单（项目清单的“表单”列可逐个项目指定）。")
+@click.option("--projects", "projects", type=click.Path(dir_okay=False), metavar="FILE",
+              help="项目清单 .xlsx 或 .csv。")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), metavar="DIR", help="输出目录。")
+@click.option("--year", type=int, help="年度（默认取表单定义中的年度）。")
+@click.option("--password", help="工作表保护密码（可选；保护只防误改，不是安全措施）。")
+@click.option("--blank", is_flag=True, help="生成一张空白表（带备用指标行），不需要项目清单。")
+@click.option("--by-department", is_flag=True, help="按主管部门分文件夹存放，并各打一个 zip 包。")
+@templates_option
+@_friendly
+def generate_cmd(form, projects, out, year, password, blank, by_department, templates) -> None:
+    """从项目清单生成锁定的自评表模板（每个项目一个工作簿）和 manifest.json。"""
+    from .generate import generate
+    from .progress import progress_for
+    result = generate(projects, out, form=form, year=year, password=password, blank=blank,
+                      by_department=by_department, templates=_templates(templates),
+                      progress=progress_for("生成"))
+    for f in result.files:
+        click.echo(f"  {f}")
+    for z in result.zips:
+        click.echo(f"  {z}")
+    click.echo(f"已生成 {len(result.files)} 个工作簿到 {result.out_dir}；清单：{result.manifest_path}")
+
+
+@main.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@_friendly
+def inspect_cmd(file: str, as_json: bool) -> None:
+    """显示一个工作簿的表单、项目和每个字段（单元格、角色、是否填报、当前值）。"""
+    from .inspect import inspect_workbook
+    info = inspect_workbook(file)
+    if as_json:
+        out = {"form": info["form"], "project_code": info["project_code"],
+               "fields": [{k: f[k] for k in ("name", "sheet", "cell", "role", "label", "input", "value",
+                                             "indicator")} for f in info["fields"]],
+               "protected": info["protected"], "missing_names": info["missing_names"]}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"文件：{info['file']}")
+    click.echo(f"表单：{info['form']['id']}  版本：{info['form']['version']}  项目编码：{info['project_code']}")
+    click.echo(f"工作表保护：{'是' if info['protected'] else '否'}   字段：{len(info['fields'])} 个"
+               + (f"   缺少名称：{', '.join(info['missing_names'])}" if info["missing_names"] else ""))
+    for f in info["fields"]:
+        value = "" if f["value"] is None else str(f["value"]).replace("\n", " ")
+        if len(value) > 40:
+            value = value[:39] + "…"
+        mark = "填" if f["input"] else "  "
+        click.echo(f"  {f['cell']:>6} {mark} {f['role']:<18} {f['label'][:24]:<24} {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
