@@ -143,5 +143,82 @@ def inspect_cmd(file: str, as_json: bool) -> None:
         click.echo(f"  {f['cell']:>6} {mark} {f['role']:<18} {f['label'][:24]:<24} {value}")
 
 
+def _jobs_option(fn):
+    return click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+                        help="并行进程数（默认：CPU 核数）。")(fn)
+
+
+def _print_reports(reports, out) -> None:
+    from .findings import counts
+    for r in reports:
+        c = counts(r.findings)
+        name = Path(r.path).name
+        if r.score:
+            score = f"复核 {r.score['total']:6.2f} {r.score['grade']}"
+            own = f"自评 {r.self_score:6.2f}" if r.self_score is not None else "自评   未填"
+        else:
+            score, own = "复核     —  ", "自评     —"
+        status = "通过  " if r.valid else "未通过"
+        click.echo(f"{status} {score}  {own}  错误 {c['error']:>2} 警告 {c['warning']:>2} 提示 {c['info']:>2}  {name}")
+        if not r.score:
+            for f in r.findings:
+                click.echo(f"         [{f.code}] {f.message}")
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--manifest", required=True, type=click.Path(dir_okay=False), help="生成时写出的 manifest.json。")
+@click.option("--out", "out", type=click.Path(file_okay=False), metavar="DIR",
+              help="批注工作簿的输出目录（每个报送文件一份，原文件不改动）。")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="FILE", help="另写一份 JSON 报告。")
+@_jobs_option
+@templates_option
+@_friendly
+def validate_cmd(paths, manifest, out, json_path, jobs, templates) -> None:
+    """校验回收的工作簿：核对身份与锁定内容、检查规则、按评分规则复核得分、写批注副本。
+
+    退出状态：0 没有文件有错误；1 有文件存在错误；2 无法开始（参数或 manifest 有误）。
+    """
+    from .progress import progress_for
+    from .validate import validate
+    run = validate(paths, manifest, out, json_path=json_path, jobs=jobs, templates=_templates(templates),
+                   progress=progress_for("校验"))
+    _print_reports(run.files, out)
+    st = run.stats()
+    avg = f"，平均复核得分 {st['average_score']:.2f}" if st["average_score"] is not None else ""
+    click.echo(f"共 {st['files']} 个文件：通过 {st['valid']}，未通过 {st['invalid']}；"
+               f"错误 {st['errors']}，警告 {st['warnings']}，提示 {st['infos']}{avg}")
+    if out:
+        click.echo(f"批注工作簿：{out}")
+    if json_path:
+        click.echo(f"JSON 报告：{json_path}")
+    sys.exit(EXIT_OK if st["invalid"] == 0 else EXIT_FINDINGS)
+
+
+@main.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+def rules_cmd(as_json: bool) -> None:
+    """列出所有校验规则：代码、级别、含义与修改建议。"""
+    from .findings import CATALOGUE, SEVERITY_ZH
+    if as_json:
+        click.echo(json.dumps([{"code": r.code, "severity": r.severity, "title": r.title, "hint": r.hint}
+                               for r in CATALOGUE.values()], ensure_ascii=False, indent=1))
+        return
+    for r in CATALOGUE.values():
+        click.echo(f"{r.code}  {SEVERITY_ZH[r.severity]}  {r.title}")
+        click.echo(f"        {r.hint}")
+
+
+@main.command("demo")
+@click.option("--out", "out", default="demo-output", show_default=True, type=click.Path(file_okay=False),
+              help="演示输出目录。")
+@_friendly
+def demo_cmd(out: str) -> None:
+    """用自带样例走一遍：生成模板 → 校验回收表（含批注）→ 汇总。"""
+    from .demo import run_demo
+    code = run_demo(Path(out), echo=click.echo)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -80,17 +80,23 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
     projects = read_projects(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
     entries: list[ManifestEntry] = []
-    names_used: set[str] = set()
+    # every file name first: a clash must stop the run before anything is written
+    names: dict[str, Project] = {}
     items = sorted(projects, key=lambda p: (p.department, p.code))
+    paths: dict[str, Path] = {}
+    for project in items:
+        name = safe_filename(project.department, project.code, project.name) + ".xlsx"
+        folder = out / safe_filename(project.department) if by_department else out
+        key = str(folder / name).lower()
+        if key in names:
+            raise XlformError(f"项目 {names[key].code} 和 {project.code} 生成了相同的文件名 {name}，"
+                              f"未生成任何文件；请缩短项目名称")
+        names[key] = project
+        paths[project.code] = folder / name
     for project in (progress(items) if progress else items):
         spec = forms[project.form_id]
         y = year or spec.default_year
-        name = safe_filename(project.department, project.code, project.name) + ".xlsx"
-        if name.lower() in names_used:
-            raise XlformError(f"两个项目生成了相同的文件名 {name}")
-        names_used.add(name.lower())
-        folder = out / safe_filename(project.department) if by_department else out
-        path = folder / name
+        path = paths[project.code]
         entry = render_project(spec, project, path, y, password)
         entry.file = str(path.relative_to(out))
         entries.append(entry)

@@ -189,6 +189,7 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
 
     projects: dict[str, Project] = {}
     first_values: dict[tuple[str, str], tuple[Any, int]] = {}
+    bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
     for r_no, row in enumerate(rows[1:], start=2):
         if not any(str(c).strip() for c in row if c is not None):
             continue
@@ -220,9 +221,11 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
                     value = _number(raw)
                 except ValueError:
                     problem(r_no, where(fs.source), f"“{raw}”不是数字（金额，单位万元）")
+                    bad_values.add((code, fs.name))
                     continue
                 if value is not None and value < 0:
                     problem(r_no, where(fs.source), f"金额 {raw} 不能为负数")
+                    bad_values.add((code, fs.name))
                     continue
             else:
                 value = str(raw)
@@ -240,9 +243,10 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     for proj in projects.values():
         spec = forms[proj.form_id]
         for fs in spec.fields.values():
-            if fs.source and fs.required and proj.fields.get(fs.name) in (None, ""):
+            if fs.source and fs.required and proj.fields.get(fs.name) in (None, "") \
+                    and (proj.code, fs.name) not in bad_values:
                 problem(proj.source_row, where(fs.source), f"项目 {proj.code} 缺少“{fs.source}”")
-        _check_project_points(spec, proj, problem)
+        _check_project_points(spec, proj, problem, where(POINTS))
     if problems:
         raise ProjectListError(path, problems)
     return list(projects.values())
@@ -289,12 +293,12 @@ def _indicator(spec, proj, row, r_no, cell, where, problem) -> None:
     proj.indicators.append(ind)
 
 
-def _check_project_points(spec: FormSpec, proj: Project, problem) -> None:
+def _check_project_points(spec: FormSpec, proj: Project, problem, column: str) -> None:
     if spec.indicators.weight != "points":
         return
     for g1 in spec.indicators.groups:
         rows = [i for i in proj.indicators if i.level1 == g1.name and not i.not_applicable]
         total = sum(i.points or 0 for i in rows)
         if rows and abs(total - (g1.points or 0)) > 1e-6:
-            problem(proj.source_row, POINTS,
+            problem(proj.source_row, column,
                     f"项目 {proj.code} 的“{g1.name}”各指标分值合计 {total:g} 分，应为 {g1.points:g} 分")

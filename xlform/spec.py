@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta as jinja_meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import XlformError
@@ -41,6 +41,8 @@ VALUE_TYPES = {"amount", "percent", "score", "date", "text"}
 VALIDATE_TYPES = {"decimal", "integer", "date", "length", "list"}
 DIRECTIONS = {"positive", "reverse", "exact"}
 INLINE_LIST_LIMIT = 255  # Excel's limit for an inline dropdown list (lessons.md)
+PLACEHOLDERS = ("year", "title", "execution_points", "total_points")  # what FormSpec.render supplies
+PAPER_SIZES = {"A4": 9, "A3": 8, "A5": 11, "B5": 13, "Letter": 1, "Legal": 5}  # Excel paperSize codes
 _COL_RE = re.compile(r"^[A-Z]{1,2}$")
 
 
@@ -236,19 +238,26 @@ class _Reader:
                 raise self.fail(f"{key}.{k}" if key else k, "缺少必填的键")
         return value
 
-    def text(self, value: Any, key: str) -> str:
+    def text(self, value: Any, key: str, placeholders: tuple[str, ...] = PLACEHOLDERS) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return f"{value:g}"
         if not isinstance(value, str):
             raise self.fail(key, "应为文字")
-        self.template(value, key)
+        self.template(value, key, placeholders)
         return value
 
-    def template(self, value: str, key: str) -> None:
+    def template(self, value: str, key: str, placeholders: tuple[str, ...] = PLACEHOLDERS) -> None:
+        if "{" not in value:
+            return
         try:
-            _JINJA.parse(value)
+            ast = _JINJA.parse(value)
         except TemplateError as exc:
             raise self.fail(key, f"模板语法错误：{exc}") from None
+        # an unknown placeholder would only fail when a workbook is generated: refuse it now
+        unknown = sorted(jinja_meta.find_undeclared_variables(ast) - set(placeholders))
+        if unknown:
+            raise self.fail(key, f"未知的占位符 “{{{{ {unknown[0]} }}}}”；可用的占位符："
+                                 f"{'、'.join(placeholders)}")
 
     def number(self, value: Any, key: str, *, minimum: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -326,7 +335,7 @@ def _build(r: _Reader, d: dict) -> FormSpec:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,40}", form_id):
         raise r.fail("id", "只能用小写字母、数字、- 和 _")
     version = r.text(d["version"], "version")
-    title = r.text(d["title"], "title")
+    title = r.text(d["title"], "title", tuple(p for p in PLACEHOLDERS if p != "title"))
     sheet = r.text(d["sheet"], "sheet")
     if len(sheet) > 31 or any(c in sheet for c in "[]:*?/\\"):
         raise r.fail("sheet", "工作表名不得超过31个字符，且不得含 [ ] : * ? / \\")
@@ -349,6 +358,8 @@ def _build(r: _Reader, d: dict) -> FormSpec:
     prt = r.mapping(d.get("print", {}), "print", {"paper", "orientation", "margins", "footer", "header"})
     if prt.get("orientation", "portrait") not in ("portrait", "landscape"):
         raise r.fail("print.orientation", "应为 portrait 或 landscape")
+    if prt.get("paper", "A4") not in PAPER_SIZES:
+        raise r.fail("print.paper", f"应为 {'、'.join(PAPER_SIZES)} 之一")
 
     lists, sheet_lists = _lists(r, d.get("lists", {}))
     input_types = _input_types(r, d["input_types"], lists)
@@ -359,7 +370,9 @@ def _build(r: _Reader, d: dict) -> FormSpec:
     rows: list[RowSpec] = []
     used_fields: set[str] = set()
     n_indicator_blocks = 0
-    for i, row in enumerate(d["rows"] if isinstance(d["rows"], list) else r.fail("rows", "应为列表") and []):
+    if not isinstance(d["rows"], list):
+        raise r.fail("rows", "应为列表")
+    for i, row in enumerate(d["rows"]):
         key = f"rows[{i}]"
         if row == "indicators":
             n_indicator_blocks += 1
@@ -431,12 +444,40 @@ def _input_types(r: _Reader, raw: Any, lists: dict) -> dict[str, InputType]:
             raise r.fail(f"{key}.validate.list", f"引用了未定义的下拉列表 “{v.get('list')}”")
         if v.get("error_type", "stop") not in ("stop", "warning", "information"):
             raise r.fail(f"{key}.validate.error_type", "应为 stop、warning 或 information")
+        _check_bounds(r, v, f"{key}.validate")
         out[name] = InputType(name, v, spec.get("format"), _pair(r, spec["prompt"], f"{key}.prompt", (32, 255)),
                               _pair(r, spec["error"], f"{key}.error", (32, 225)))
     for needed in ("actual", "reason", "tier", "name", "points"):
         if needed not in out:
             raise r.fail(f"input_types.{needed}", "缺少指标表需要的输入类型")
     return out
+
+
+def _check_bounds(r: _Reader, v: dict, key: str) -> None:
+    """min/max must suit the validation type: a bad bound would only show up as a broken workbook."""
+    kind, bounds = v["type"], {}
+    for bound in ("min", "max"):
+        if bound not in v:
+            continue
+        x = v[bound]
+        if kind == "list":
+            raise r.fail(f"{key}.{bound}", "下拉列表（type: list）没有 min/max")
+        if kind == "date":
+            if isinstance(x, dt.datetime):
+                x = x.date()
+            if not isinstance(x, dt.date):
+                try:
+                    x = dt.date.fromisoformat(str(x))
+                except ValueError:
+                    raise r.fail(f"{key}.{bound}", f"应为日期，如 2021-12-31，实际为 {x!r}") from None
+        elif kind in ("integer", "length"):
+            if isinstance(x, bool) or not isinstance(x, int) or (kind == "length" and x < 0):
+                raise r.fail(f"{key}.{bound}", f"应为{'不小于0的' if kind == 'length' else ''}整数，实际为 {x!r}")
+        else:
+            x = r.number(x, f"{key}.{bound}")
+        bounds[bound] = x
+    if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+        raise r.fail(key, f"min（{v['min']}）大于 max（{v['max']}）")
 
 
 def _fields(r: _Reader, raw: Any, input_types: dict) -> dict[str, FieldSpec]:
@@ -556,11 +597,19 @@ def _indicators(r: _Reader, raw: Any, ncols: int, styles: dict) -> IndicatorSpec
     groups = d["groups"]
     if not isinstance(groups, list) or not groups:
         raise r.fail(f"{key}.groups", "应为非空列表")
+    built = tuple(_group(r, g, f"{key}.groups[{i}]", 1) for i, g in enumerate(groups))
+    # project-list rows are matched to groups by name: a repeated name would list them twice
+    for i, g1 in enumerate(built):
+        if any(g.name == g1.name for g in built[:i]):
+            raise r.fail(f"{key}.groups[{i}].name", f"一级指标“{g1.name}”重复")
+        for j, g2 in enumerate(g1.children):
+            if any(g.name == g2.name for g in g1.children[:j]):
+                raise r.fail(f"{key}.groups[{i}].children[{j}].name", f"二级指标“{g2.name}”在“{g1.name}”下重复")
     return IndicatorSpec(
         side_label=side, header=header, columns=columns, score_per=score_per, weight=weight,
         blank_rows=int(r.number(d.get("blank_rows", 3), f"{key}.blank_rows", minimum=1)),
         reason_label=r.text(d.get("reason_label", "未完成的原因"), f"{key}.reason_label"),
-        groups=tuple(_group(r, g, f"{key}.groups[{i}]", 1) for i, g in enumerate(groups)))
+        groups=built)
 
 
 def _scoring(r: _Reader, raw: Any, fields: dict) -> Scoring:

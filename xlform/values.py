@@ -67,9 +67,9 @@ def _fmt_number(x: float, unit: str | None) -> str:
     s = format(Decimal(repr(x)), "f")
     if "." in s:
         s = s.rstrip("0").rstrip(".")
-    # a bare 2021.12 would read back as a date (December 2021); one more zero keeps it a number
+    # a bare 2021.12 would read back as a date (December 2021); 2021.120 stays a number
     if unit is None and _DOT_MONTH.fullmatch(s):
-        s += "0"
+        s += "0" * (8 - len(s))
     return s
 
 
@@ -120,8 +120,8 @@ _MULTIPLIER = re.compile(r"[十百千]?[万亿]|[百千]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _YEAR = r"((?:19|20)\d\d)"
 _DATE_FULL = re.compile(_YEAR + r"[年.\-/](\d{1,2})[月.\-/](\d{1,2})[日号]?")
-_DATE_MONTH = re.compile(_YEAR + r"(?:年(\d{1,2})月份?|[\-/](\d{1,2})|\.(\d\d))[底末]?")
-_DOT_MONTH = re.compile(r"(?:19|20)\d\d\.\d\d")
+_DATE_MONTH = re.compile(_YEAR + r"(?:年(\d{1,2})月份?|[\-/](\d{1,2})|\.(\d{1,2}))[底末]?")
+_DOT_MONTH = re.compile(r"(?:19|20)\d\d\.\d\d?")
 _DATE_YEAR = re.compile(_YEAR + r"年[底末]?")
 _MONTH_DAY = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
 _MONTH = re.compile(r"(\d{1,2})月份?[底末]?")

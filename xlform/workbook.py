@@ -41,9 +41,18 @@ def atomic_path(target: Path) -> tuple[Path, Callable[[], None]]:
     os.close(fd)
 
     def commit() -> None:
+        # mkstemp makes the file 0600; give it the mode any new file gets (umask), so a shared
+        # folder, a copy or the zip of a department's workbooks stays readable by others
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
 
     return Path(tmp), commit
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class _Formats:
@@ -202,7 +211,8 @@ def _write_lists(wb, spec) -> dict[str, Any]:
 
 def _print_setup(ws, layout: Layout) -> None:
     p = layout.spec.print
-    ws.set_paper(9 if p.get("paper", "A4") == "A4" else 0)
+    from .spec import PAPER_SIZES
+    ws.set_paper(PAPER_SIZES.get(p.get("paper", "A4"), 9))
     if p.get("orientation") == "landscape":
         ws.set_landscape()
     else:

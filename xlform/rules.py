@@ -1,0 +1,233 @@
+"""The checks run on a returned workbook once it is known to be ours: small functions, in order.
+
+Each check reads the Context (the layout rebuilt from the manifest, the values read through the
+workbook's defined names, the computed score) and adds findings with a code from findings.py, the
+field, the cell and the values involved. The order follows FAC's lesson: integrity first, then
+completeness, then content.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .findings import CATALOGUE, Finding, finding
+from .layout import Layout, cell_ref
+from .manifest import ManifestEntry
+from .read import WorkbookData
+from .score import (BLANK, NOT_COMPARABLE, OVER, PROSE, SHORT, UNPARSEABLE, ScoreResult, execution)
+from .values import TIERS
+
+
+@dataclass
+class Context:
+    path: Path
+    layout: Layout
+    entry: ManifestEntry
+    data: WorkbookData
+    values: dict[str, Any]                       # field name -> raw value as returned
+    where: dict[str, tuple[str, str]]            # field name -> (sheet, cell) it was read from
+    score: ScoreResult | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, code: str, message: str, field_name: str | None = None, *, sheet: str | None = None,
+            cell: str | None = None) -> None:
+        label = None
+        if field_name is not None:
+            f = self.layout.fields.get(field_name)
+            label = str(f.label) if f else None
+            sheet, cell = self.where.get(field_name, (self.layout.sheet, f.ref if f else None))
+        self.findings.append(finding(code, message, sheet=sheet or self.layout.sheet, cell=cell,
+                                     field=("xf_" + field_name) if field_name else None, label=label))
+
+
+def show(v: Any) -> str:
+    """A value as the department sees it, for messages."""
+    if v is None or v == "":
+        return "（空）"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
+    return str(v)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}"
+
+
+# ---------------------------------------------------------------- integrity
+
+def check_protection(ctx: Context) -> None:
+    sheet = ctx.data.sheets.get(ctx.layout.sheet)
+    if sheet is not None and not sheet.protected:
+        ctx.add("XF202", f"工作表“{ctx.layout.sheet}”的保护已被取消", sheet=ctx.layout.sheet)
+
+
+def _same(issued: Any, returned: Any) -> bool:
+    if isinstance(issued, (int, float)) and isinstance(returned, (int, float)) and not isinstance(returned, bool):
+        return abs(float(issued) - float(returned)) <= 1e-9 * max(1.0, abs(float(issued)))
+    a = "" if issued is None else str(issued).replace("\r\n", "\n").strip()
+    b = "" if returned is None else str(returned).replace("\r\n", "\n").strip()
+    if isinstance(returned, float) and returned.is_integer():
+        b = str(int(returned))
+    return a == b
+
+
+def check_tamper(ctx: Context) -> None:
+    """Every locked cell the bureau issued must come back unchanged (lessons.md: never trust the lock)."""
+    field_at = {f.ref: f for f in ctx.layout.fields.values()}
+    sheet = ctx.layout.sheet
+    for ref, issued in ctx.entry.locked.items():
+        f = field_at.get(ref)
+        if f is not None and f.name in ctx.where:
+            returned = ctx.values.get(f.name)
+            where_sheet, where_cell = ctx.where[f.name]
+        else:
+            col, row = _split_ref(ref)
+            returned = ctx.data.value_at(sheet, row, col)
+            where_sheet, where_cell = sheet, ref
+        if not _same(issued, returned):
+            what = f"“{f.label}”" if f is not None else f"单元格 {ref}"
+            ctx.findings.append(finding(
+                "XF201", f"{what}被修改：下发值“{show(issued)}”，报送值“{show(returned)}”",
+                sheet=where_sheet, cell=where_cell, field=f.defined_name if f else None,
+                label=str(f.label) if f else None))
+
+
+def _split_ref(ref: str) -> tuple[int, int]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    return col - 1, int(ref[len(letters):]) - 1
+
+
+def check_formulas(ctx: Context) -> None:
+    for name, (sheet, cell) in ctx.where.items():
+        f = ctx.layout.fields[name]
+        if f.input is None:
+            continue
+        sd = ctx.data.sheets.get(sheet)
+        col, row = _split_ref(cell)
+        if sd is not None and (row, col) in sd.formulas_without_value:
+            ctx.add("XF203", f"“{f.label}”是公式，但没有保存计算结果，无法读取其值", name)
+
+
+# ---------------------------------------------------------------- completeness
+
+def check_required(ctx: Context) -> None:
+    for fs in ctx.layout.spec.fields.values():
+        if fs.required and fs.input and ctx.values.get(fs.name) in (None, ""):
+            ctx.add("XF301", f"必填项“{fs.label}”未填写", fs.name)
+
+
+# ---------------------------------------------------------------- indicators
+
+def check_indicators(ctx: Context) -> None:
+    reason_label = ctx.layout.spec.indicators.reason_label
+    for r in ctx.score.indicators:
+        key = f"ind_{r.number:03d}"
+        name = f"第{r.number}项指标“{r.name}”"
+        if r.status == BLANK:
+            ctx.add("XF302", f"{name}的实际完成值未填写（指标值：{show(r.target.text)}）", f"{key}_actual")
+        elif r.status == UNPARSEABLE:
+            ctx.add("XF303", f"{name}的实际完成值“{r.actual.text}”无法识别"
+                             f"{'（' + r.actual.reason + '）' if r.actual.reason else ''}，暂按"
+                             f"{ctx.layout.spec.scoring.not_comparable_ratio:.0%}计分，需人工复核", f"{key}_actual")
+        elif r.status == NOT_COMPARABLE:
+            why = r.target.reason or r.actual.reason or "口径或单位不同"
+            ctx.add("XF304", f"{name}：指标值“{r.target.text}”与实际完成值“{r.actual.text}”不可比较（{why}），"
+                             f"需人工复核", f"{key}_actual")
+        elif r.status == PROSE:
+            tier = TIERS[ctx.layout.spec.scoring.prose_tier]
+            ctx.add("XF404", f"{name}是定性指标，实际完成值为文字说明而未选择档次，暂按“{tier}”计分，请确认",
+                    f"{key}_actual")
+        if r.status in (SHORT, OVER) and not r.reason:
+            if r.status == OVER:
+                ctx.add("XF402", f"{name}超出指标值（指标值“{r.target.text}”，实际“{r.actual.text}”），"
+                                 f"但“{reason_label}”未填写", f"{key}_reason")
+            else:
+                ctx.add("XF401", f"{name}未达到指标值（指标值“{r.target.text}”，实际“{r.actual.text}”），"
+                                 f"但“{reason_label}”未填写", f"{key}_reason")
+        if r.excess and not r.reason:
+            ctx.add("XF405", f"{name}实际完成值“{r.actual.text}”远超指标值“{r.target.text}”"
+                             f"（{r.completion:.0%}），宜说明原因", f"{key}_reason")
+
+
+# ---------------------------------------------------------------- funds and execution
+
+def _amount(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None or v == "":
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(str(v).replace(",", "").replace("万元", "").strip())
+    except ValueError:
+        return None
+
+
+def check_funds(ctx: Context) -> None:
+    """Sources must add up to their total (the issued 合计, or the reported 全年执行数)."""
+    spec = ctx.layout.spec
+    sources = spec.fields_with_role("fund_source")
+    totals = spec.fields_with_role("fund_total") or spec.fields_with_role("fund_executed")
+    if not sources or not totals:
+        return
+    total_field = totals[0]
+    total = _amount(ctx.values.get(total_field.name))
+    if total is None:
+        return
+    amounts = [_amount(ctx.values.get(f.name)) for f in sources]
+    filled = [a for a in amounts if a is not None]
+    first = sources[0].name
+    if not filled and total > 0:
+        ctx.add("XF501", f"资金来源均未填写，而{total_field.label}为 {total:g} 万元", first)
+    elif filled and abs(sum(filled) - total) > 0.005:
+        ctx.add("XF501", f"资金来源合计 {sum(filled):g} 万元，与{total_field.label} {total:g} 万元不符"
+                         f"（相差 {sum(filled) - total:+.2f} 万元）", first)
+
+
+def check_execution(ctx: Context) -> None:
+    spec = ctx.layout.spec
+    s = spec.scoring
+    rate, budget, executed = execution(ctx.layout, ctx.values)
+    field_name = s.execution_rate_field or s.execution_executed_field
+    if rate is None:
+        return
+    if rate > 1 + 1e-9:
+        if budget is not None:
+            ctx.add("XF403", f"全年执行数 {executed:g} 万元超过全年预算数 {budget:g} 万元（执行率 {rate:.2%}）",
+                    field_name)
+        else:
+            ctx.add("XF403", f"预算执行率 {rate:.2%} 超过 100%", field_name)
+    if rate < s.explain_execution_below:
+        explained = any(r.reason for r in ctx.score.indicators if r.direction == "reverse")
+        if not explained:
+            ctx.add("XF502", f"预算执行率 {rate:.2%}，低于 {s.explain_execution_below:.0%}，"
+                             f"成本指标的原因栏中未见说明", field_name)
+
+
+def check_self_score(ctx: Context) -> None:
+    from .score import self_score
+    own = self_score(ctx.values, ctx.layout)
+    fields = ctx.layout.spec.fields_with_role("self_score")
+    if own is None or not fields:
+        return
+    computed = ctx.score.total
+    if abs(own - computed) > ctx.layout.spec.scoring.self_score_tolerance:
+        ctx.add("XF601", f"部门自评得分 {own:.2f} 分，按评分规则复核为 {computed:.2f} 分"
+                         f"（相差 {own - computed:+.2f} 分）", fields[0].name)
+
+
+CONTENT_CHECKS: list[Callable[[Context], None]] = [
+    check_protection, check_tamper, check_formulas, check_required, check_indicators, check_funds,
+    check_execution, check_self_score,
+]
+
+
+def catalogue_rows() -> list[tuple[str, str, str, str]]:
+    from .findings import SEVERITY_ZH
+    return [(r.code, SEVERITY_ZH[r.severity], r.title, r.hint) for r in CATALOGUE.values()]
