@@ -107,7 +107,8 @@ def _result_sheet(wb, layout: Layout, code: str, score: ScoreResult | None, find
         ws.merge_range(y, 0, y, 4, "预算执行率", cell)
         ws.write_number(y, 5, score.execution_score, num)
         y += 1
-        for key, value in score.groups.items():
+        for key in sorted(score.groups, key=lambda k: (k[0], -1 if len(k) == 1 else k[1])):
+            value = score.groups[key]
             g1 = ind.groups[key[0]]
             name = g1.name if len(key) == 1 else f"　{g1.children[key[1]].name}"
             ws.merge_range(y, 0, y, 4, f"{name}（{score.group_points[key]:.2f} 分）", cell)
@@ -117,7 +118,6 @@ def _result_sheet(wb, layout: Layout, code: str, score: ScoreResult | None, find
     head = ["序号", "代码", "级别", "单元格", "字段", "说明", "修改建议"]
     for j, h in enumerate(head):
         ws.write_string(y, j, h, label)
-    ws.freeze_panes(y + 1, 0) if False else None
     for n, fd in enumerate(sorted(findings, key=lambda f: (-_RANK[f.severity], f.code)), start=1):
         y += 1
         ws.write_number(y, 0, n, cell)
@@ -127,6 +127,9 @@ def _result_sheet(wb, layout: Layout, code: str, score: ScoreResult | None, find
         ws.write_string(y, 4, fd.label or "", cell)
         ws.write_string(y, 5, fd.message, cell)
         ws.write_string(y, 6, CATALOGUE[fd.code].hint, cell)
+        # rows grow to show the message: Excel does not size wrapped rows written by a library
+        lines = max(len(fd.message) // 28 + 1, len(CATALOGUE[fd.code].hint) // 19 + 1)
+        ws.set_row(y, 14 * lines + 4)
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
