@@ -119,7 +119,6 @@ def build_layout(spec: FormSpec, project: Project | None, year: int | None = Non
             lay.heights[y] = row.height
         y += 1
     lay.n_rows = y
-    _fit_heights(lay)
     return lay
 
 
@@ -188,7 +187,7 @@ def _rows_for(project: Project | None, g1: Group, g2: Group, blank_rows: int) ->
 
 def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
                    indicator: Indicator | None) -> int:
-    from .values import parse_value  # the parser decides whether a target is qualitative
+    from .score import parse_value  # the (cached) parser decides whether a target is qualitative
 
     ind = lay.spec.indicators
     cols = ind.columns
@@ -244,15 +243,18 @@ def text_width(text: str) -> float:
     return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
 
 
-def _fit_heights(lay: Layout) -> None:
-    """Row heights that show the text: Excel does not grow rows for wrapped text in merged cells."""
+def fit_heights(lay: Layout, values: dict[str, Any] | None = None) -> dict[int, float]:
+    """Row heights that show the text (Excel does not grow rows for wrapped text in merged cells).
+
+    Only the writer needs them, so validation never pays for this."""
     widths = lay.spec.columns
     size = lay.spec.font_size
+    values = values or {}
     need: dict[int, float] = {}
     for c in lay.cells:
         if c.last_row != c.row:
             continue  # a cell merged down spreads over rows that are sized by their own cells
-        text = _display(c.value)
+        text = _display(values.get(c.field, c.value) if c.field else c.value)
         style_size = lay.spec.cell_styles.get(c.style, {}).get("size", size)
         capacity = max(sum(widths[c.col:c.last_col + 1]) * (size / style_size) - 1.5, 2.0)
         lines = sum(max(1, math.ceil(text_width(p) / capacity)) for p in text.split("\n")) if text else 1
@@ -260,8 +262,10 @@ def _fit_heights(lay: Layout) -> None:
             lines = 2  # room to write
         height = lines * LINE_HEIGHT * style_size / 10 + 4
         need[c.row] = max(need.get(c.row, 0), height)
+    heights = dict(lay.heights)
     for row, h in need.items():
-        lay.heights[row] = min(MAX_HEIGHT, max(h, lay.heights.get(row, 0), 18.0))
+        heights[row] = min(MAX_HEIGHT, max(h, lay.heights.get(row, 0), 18.0))
+    return heights
 
 
 def _display(value: Any) -> str:

@@ -12,11 +12,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from .layout import IndicatorRow, Layout
-from .values import Value, comparable, parse_value
+from .values import Value, comparable
+from .values import parse_value as _parse_value
+
+# The same targets and typical actuals recur across thousands of files: parse each text once.
+parse_value = functools.lru_cache(maxsize=65536, typed=True)(_parse_value)
 
 # statuses of one indicator
 MET, SHORT, OVER, NA, BLANK, NOT_COMPARABLE, UNPARSEABLE, PROSE = (
@@ -49,16 +54,6 @@ class ScoreResult:
     groups: dict[tuple[int, ...], float] = field(default_factory=dict)       # (i,) and (i, j) -> score
     group_points: dict[tuple[int, ...], float] = field(default_factory=dict)
     indicators: list[IndicatorResult] = field(default_factory=list)
-
-    def group_scores_named(self, layout: Layout) -> dict[str, float]:
-        out = {}
-        for g in layout.spec.indicators.groups:
-            pass
-        ind = layout.spec.indicators
-        for key, value in self.groups.items():
-            g1 = ind.groups[key[0]]
-            out[g1.name if len(key) == 1 else f"{g1.name}/{g1.children[key[1]].name}"] = value
-        return out
 
 
 EXCESS_RATIO = 1.2

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
-from .layout import Layout, build_layout
+from .layout import Layout, build_layout, cell_ref
 from .manifest import Manifest, ManifestEntry
 from .projects import Project
 from .read import ReadError, WorkbookData, read_workbook
@@ -108,13 +108,8 @@ def _values(layout: Layout, data: WorkbookData) -> tuple[dict[str, Any], dict[st
             loc = (layout.sheet, f.row, f.col)
         sheet, row, col = loc
         values[name] = data.value_at(sheet, row, col)
-        where[name] = (sheet, f"{_col(col)}{row + 1}")
+        where[name] = (sheet, cell_ref(row, col))
     return values, where, missing
-
-
-def _col(i: int) -> str:
-    from .spec import col_letter
-    return col_letter(i)
 
 
 def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],

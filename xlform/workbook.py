@@ -16,7 +16,7 @@ from typing import Any, Callable
 import xlsxwriter
 
 from . import __version__
-from .layout import Cell, Layout
+from .layout import Cell, Layout, fit_heights
 
 META_SHEET = "_xlform"      # hidden: form id, version, project code, fingerprint
 LISTS_SHEET = "_lists"      # hidden: dropdown lists too long for an inline validation
@@ -95,7 +95,7 @@ def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password
 
 def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
     spec = layout.spec
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
     wb.set_properties({"title": meta.get("title", ""), "subject": spec.name, "author": "xlform",
                        "comments": f"xlform {__version__} · {spec.id} {spec.version}"})
     for key in ("form_id", "form_version", "project_code", "fingerprint", "year"):
@@ -106,7 +106,7 @@ def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | Non
 
     for i, w in enumerate(spec.columns):
         ws.set_column(i, i, w)
-    for row, h in layout.heights.items():
+    for row, h in fit_heights(layout, extras.values).items():
         ws.set_row(row, h)
 
     list_refs = _write_lists(wb, spec)
