@@ -42,6 +42,8 @@ def inspect_workbook(path: str | Path) -> dict:
     import openpyxl
 
     path = Path(path)
+    if not path.is_file():
+        raise XlformError(f"找不到文件：{path}")
     sniff(path)
     catalogue = read_field_catalogue(open_calamine(path))
     try:

@@ -160,9 +160,9 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
         for j, g2 in enumerate(g1.children):
             g2_start = y
             rows = _rows_for(project, g1, g2, ind.blank_rows)
-            for indicator in rows:
+            for k, indicator in enumerate(rows, start=1):
                 number += 1
-                y = _indicator_row(lay, number, y, i, j, g2, indicator)
+                y = _indicator_row(lay, number, y, i, j, g2, indicator, k)
             _group_cell(lay, g2_start, y - 1, cols["level2"], g2.name, f"grp_{i + 1}_{j + 1}_name",
                         "indicator_level2", (i, j))
             if ind.score_per == "group":
@@ -186,7 +186,7 @@ def _rows_for(project: Project | None, g1: Group, g2: Group, blank_rows: int) ->
 
 
 def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
-                   indicator: Indicator | None) -> int:
+                   indicator: Indicator | None, position: int = 1) -> int:
     from .score import parse_value  # the (cached) parser decides whether a target is qualitative
 
     ind = lay.spec.indicators
@@ -207,7 +207,7 @@ def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
                                             number, (i, j), type_)
 
     name = indicator.name if indicator else None
-    label = name or f"{g2.name}第{number}行"
+    label = name or f"{g2.name}第{position}行"   # a spare row: its place within the 二级指标
     blank = indicator is None
     put("name", "indicator_name", name, "name" if blank else None, "text", f"{label}·指标内容")
     put("target", "indicator_target", indicator.target if indicator else None,
@@ -240,7 +240,7 @@ MAX_HEIGHT = 409.0      # Excel's limit
 
 def text_width(text: str) -> float:
     """Width in Excel column units: a CJK character is about two digits wide."""
-    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+    return sum(1.8 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
 
 
 def fit_heights(lay: Layout, values: dict[str, Any] | None = None) -> dict[int, float]:

@@ -67,6 +67,8 @@ class Manifest:
         fd, tmp = tempfile.mkstemp(prefix=".~manifest", suffix=".json", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, indent=1, default=_canonical)
+        from .workbook import _umask
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from colleagues on a share
         os.replace(tmp, path)
         return path
 
