@@ -91,9 +91,11 @@ def main(manifest_path: Path | None = None) -> None:
                         ("92%", "")])})
 
     # 4. low execution without explanation, protection removed and a target changed,
-    #    a formula with no cached value, units that do not compare, a large over-achievement
+    #    a formula with no cached value, units that do not compare, a large over-achievement,
+    #    a date pasted as text past the cell's validation (XF305)
     save("450900210350100002001", "义务教育阶段家庭经济困难学生生活补助",
-         {**common(fund_central=300.0, fund_region=186.0, execution_rate=0.72, self_score=88),
+         {**common(fund_central=300.0, fund_region=186.0, execution_rate=0.72, self_score=88,
+                   filled_on="2022.3.10"),
           **indicators([("6120人", ""), ("2980人", "部分学生转学"), ("7个", ""), ("100%", ""), ("100%", ""),
                         ("2021年6月28日", ""), ("2021年12月25日", ""), ("1250元/生·年", ""),
                         ("625元/生·年", ""), ("户均减负1100元", ""), ("0人", ""), (None, None),

@@ -59,10 +59,18 @@ def _fmt(x: float) -> str:
 
 # ---------------------------------------------------------------- integrity
 
+def _form_sheet(ctx: Context) -> str:
+    """The sheet the fields were read from (the form's own, or it renamed / found by its labels)."""
+    from collections import Counter
+    sheets = Counter(s for s, _ in ctx.where.values())
+    return sheets.most_common(1)[0][0] if sheets else ctx.layout.sheet
+
+
 def check_protection(ctx: Context) -> None:
-    sheet = ctx.data.sheets.get(ctx.layout.sheet)
+    name = _form_sheet(ctx)
+    sheet = ctx.data.sheets.get(name)
     if sheet is not None and not sheet.protected:
-        ctx.add("XF202", f"工作表“{ctx.layout.sheet}”的保护已被取消", sheet=ctx.layout.sheet)
+        ctx.add("XF202", f"工作表“{name}”的保护已被取消", sheet=name)
 
 
 def _same(issued: Any, returned: Any) -> bool:
@@ -77,8 +85,12 @@ def _same(issued: Any, returned: Any) -> bool:
 
 def check_tamper(ctx: Context) -> None:
     """Every locked cell the bureau issued must come back unchanged (lessons.md: never trust the lock)."""
+    from .locate import from_where
     field_at = {f.ref: f for f in ctx.layout.fields.values()}
-    sheet = ctx.layout.sheet
+    # a label has no defined name: place it from the named cells around it, so rows inserted or
+    # deleted (names move with them) do not turn every label below into a false XF201
+    place = from_where(ctx.layout, ctx.where)
+    sheet = place.sheet
     for ref, issued in ctx.entry.locked.items():
         f = field_at.get(ref)
         if f is not None and f.name in ctx.where:
@@ -86,10 +98,16 @@ def check_tamper(ctx: Context) -> None:
             where_sheet, where_cell = ctx.where[f.name]
         else:
             col, row = _split_ref(ref)
-            returned = ctx.data.value_at(sheet, row, col)
-            where_sheet, where_cell = sheet, ref
+            spots = list(place.candidates(row, col))
+            returned = ctx.data.value_at(sheet, *spots[0])
+            where_sheet, where_cell = sheet, cell_ref(*spots[0])
+            if not _same(issued, returned) and any(_same(issued, ctx.data.value_at(sheet, r, c))
+                                                   for r, c in spots[1:]):
+                continue
         if not _same(issued, returned):
             what = f"“{f.label}”" if f is not None else f"单元格 {ref}"
+            if f is None and where_cell != ref:
+                what += f"（现 {where_cell}）"
             ctx.findings.append(finding(
                 "XF201", f"{what}被修改：下发值“{show(issued)}”，报送值“{show(returned)}”",
                 sheet=where_sheet, cell=where_cell, field=f.defined_name if f else None,
@@ -121,6 +139,78 @@ def check_required(ctx: Context) -> None:
     for fs in ctx.layout.spec.fields.values():
         if fs.required and fs.input and ctx.values.get(fs.name) in (None, ""):
             ctx.add("XF301", f"必填项“{fs.label}”未填写", fs.name)
+
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def _as_day(v: Any) -> dt.date | None:
+    """A cell value as a date the way Excel's date validation sees it (a date, or a date serial)."""
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 2958466:
+        return (_EXCEL_EPOCH + dt.timedelta(days=float(v))).date()
+    if isinstance(v, str):
+        # an ISO date stored as text (a paste, another program) is unambiguous: accept it
+        import re
+        m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?\s*", v)
+        if m:
+            try:
+                return dt.date(*map(int, m.groups()))
+            except ValueError:
+                return None
+    return None
+
+
+def _num(x: float) -> str:
+    return f"{x:,.4f}".rstrip("0").rstrip(".")
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.4f}".rstrip("0").rstrip(".") + "%"
+
+
+def check_inputs(ctx: Context) -> None:
+    """Re-check every input against its cell's data validation: a paste (or another program) skips it."""
+    spec = ctx.layout.spec
+    for name, f in ctx.layout.fields.items():
+        if f.input is None:
+            continue
+        it = spec.input_types.get(f.input)
+        v = ctx.values.get(name)
+        if it is None or v is None or v == "":
+            continue
+        rule = it.validate
+        kind = rule.get("type")
+        show_n = _pct if f.input == "percent" else _num
+        if kind in ("decimal", "integer"):
+            number = v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            if number is None or (kind == "integer" and not float(number).is_integer()):
+                what = "百分比" if f.input == "percent" else ("整数" if kind == "integer" else "数字")
+                ctx.add("XF305", f"“{f.label}”填写的“{show(v)}”不是{what}，该单元格只接受{what}"
+                                 f"（可能是粘贴时绕过了数据验证）", name)
+                continue
+            lo, hi = rule.get("min"), rule.get("max")
+            if (lo is not None and number < lo) or (hi is not None and number > hi):
+                ctx.add("XF305", f"“{f.label}”填写的 {show_n(number)} 超出允许范围"
+                                 f"（{show_n(lo) if lo is not None else '—'} 至 "
+                                 f"{show_n(hi) if hi is not None else '—'}）", name)
+        elif kind == "date":
+            day = _as_day(v)
+            if day is None:
+                ctx.add("XF305", f"“{f.label}”填写的“{show(v)}”不是日期，该单元格只接受日期，"
+                                 f"如 2021-12-31（可能是粘贴时绕过了数据验证）", name)
+                continue
+            lo, hi = _as_day(rule.get("min")), _as_day(rule.get("max"))
+            if (lo and day < lo) or (hi and day > hi):
+                ctx.add("XF305", f"“{f.label}”填写的日期 {day.isoformat()} 超出允许范围"
+                                 f"（{lo.isoformat() if lo else '—'} 至 {hi.isoformat() if hi else '—'}）", name)
+        elif kind == "length" and rule.get("max") is not None:
+            text = show(v)
+            if len(text) > int(rule["max"]):
+                ctx.add("XF305", f"“{f.label}”填写了 {len(text)} 个字，超过上限 {int(rule['max'])} 字", name)
 
 
 # ---------------------------------------------------------------- indicators
@@ -223,8 +313,8 @@ def check_self_score(ctx: Context) -> None:
 
 
 CONTENT_CHECKS: list[Callable[[Context], None]] = [
-    check_protection, check_tamper, check_formulas, check_required, check_indicators, check_funds,
-    check_execution, check_self_score,
+    check_protection, check_tamper, check_formulas, check_required, check_inputs, check_indicators,
+    check_funds, check_execution, check_self_score,
 ]
 
 

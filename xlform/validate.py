@@ -6,16 +6,19 @@ returned files are only read; annotated copies and the JSON report are written a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
 from .layout import Layout, build_layout, cell_ref
+from .locate import Placement, Recognised, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
 from .projects import Project
 from .read import ReadError, WorkbookData, read_workbook
@@ -41,6 +44,7 @@ class FileReport:
     annotated: str | None = None
     indicators: list[dict] = field(default_factory=list)
     funds: dict = field(default_factory=dict)
+    code_at: tuple[str, str, str, str] | None = None   # (sheet, cell, defined name, label) of 项目编码
 
     @property
     def valid(self) -> bool:
@@ -99,59 +103,97 @@ def collect_files(paths: Iterable[str | Path], exclude: Path | None = None) -> l
     return unique
 
 
-def _values(layout: Layout, data: WorkbookData) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[str]]:
+def _values(layout: Layout, data: WorkbookData, place: Placement | None = None
+            ) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[str]]:
+    """Each field's value through its defined name; a field without one (or whose name points at no
+    sheet) where the named cells around it say its row and column went (locate.py)."""
+    located = {name: data.names[f.defined_name] for name, f in layout.fields.items()
+               if data.names.get(f.defined_name, ("",))[0] in data.sheets}
+    if place is None:
+        place = placement(layout, layout.sheet, located)
     values, where, missing = {}, {}, []
     for name, f in layout.fields.items():
-        loc = data.names.get(f.defined_name)
+        loc = located.get(name)
         if loc is None:
             missing.append(name)
-            loc = (layout.sheet, f.row, f.col)
+            loc = (place.sheet, *place.at(f.row, f.col))
         sheet, row, col = loc
-        values[name] = data.value_at(sheet, row, col)
+        # a name turned #REF!: its cell was deleted, whatever is at the inferred spot now is not it
+        values[name] = None if f.defined_name in data.deleted_names else data.value_at(sheet, row, col)
         where[name] = (sheet, cell_ref(row, col))
     return values, where, missing
 
 
 def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
-               annotate_to: Path | None = None) -> tuple[FileReport, Layout | None, ScoreResult | None]:
+               annotate_to: Path | None = None, *, batch_findings: list[Finding] = ()
+               ) -> tuple[FileReport, Layout | None, ScoreResult | None]:
+    """`batch_findings`: findings only the whole batch can know (XF105), shown in the annotated copy."""
     report = FileReport(path=str(path))
     try:
         data = read_workbook(path)
     except ReadError as exc:
         report.findings.append(finding(exc.code, f"{path.name}：{exc}"))
         return report, None, None
-    meta = data.meta or {k[len("xlform."):]: v for k, v in data.properties.items() if k.startswith("xlform.")}
+    meta, identity_findings = _identity(data)
     code = meta.get("project_code")
+    recognised: Recognised | None = None
     if not meta.get("form_id") or not code:
-        report.findings.append(finding("XF101", f"{path.name} 不是本系统下发的工作簿：找不到表单元数据"))
-        return report, None, None
+        # no metadata (content pasted into a new workbook?): recognise the form by its labels
+        recognised = recognise(data, manifest, forms)
+        if recognised is None:
+            report.findings.append(finding("XF101", f"{path.name} 不是本系统下发的工作簿：找不到表单元数据，"
+                                                    f"按表内标签也认不出下发的表单"))
+            return report, None, None
+        title = forms[recognised.form_id].name
+        if not recognised.code:
+            report.findings.append(finding("XF101", f"{path.name} 缺少表单元数据；按标签看是“{title}”"
+                                                    f"（工作表“{recognised.sheet}”），但找不到项目编码",
+                                           sheet=recognised.sheet))
+            return report, None, None
+        code = recognised.code
+        meta = {"form_id": recognised.form_id, "project_code": code}
     report.project_code, report.form, report.form_version = code, meta.get("form_id"), meta.get("form_version")
     entry: ManifestEntry | None = manifest.by_code().get(code)
     if entry is None:
-        report.findings.append(finding("XF102", f"项目编码 {code} 不在本次下发的清单（manifest）中"))
+        how = "按标签读到的" if recognised else ""
+        report.findings.append(finding("XF102", f"{how}项目编码 {code} 不在本次下发的清单（manifest）中"))
         return report, None, None
     report.department, report.project_name = entry.department, entry.project_name
     if meta.get("form_id") != entry.form_id:
         report.findings.append(finding("XF103", f"工作簿的表单是“{meta.get('form_id')}”，"
                                                 f"下发给项目 {code} 的是“{entry.form_id}”"))
         return report, None, None
-    if meta.get("form_version") != entry.form_version:
+    if recognised is None and meta.get("form_version") != entry.form_version:
         report.findings.append(finding("XF104", f"工作簿的表单版本是 {meta.get('form_version')}，"
                                                 f"下发的是 {entry.form_version}"))
     if meta.get("fingerprint") and meta.get("fingerprint") != entry.fingerprint:
         report.findings.append(finding("XF106", "工作簿的指纹与 manifest 记录不同（可能来自另一次生成）"))
+    report.findings.extend(identity_findings)
+    if recognised is not None:
+        report.form_version = entry.form_version
     spec = forms.get(entry.form_id)
     if spec is None:
         raise XlformError(f"manifest 中的表单 {entry.form_id} 在 templates/ 中找不到")
     layout = build_layout(spec, Project.from_dict(entry.project), entry.year)
     report.unit = str(layout.fields["unit"].value or "")
-    if spec.sheet not in data.sheets:
-        report.findings.append(finding("XF108", f"找不到工作表“{spec.sheet}”（现有：{'、'.join(data.sheet_names)}）"))
+    sheet, place = _form_sheet(path, layout, data, recognised, report)
+    if sheet is None:
         return report, layout, None
-    values, where, missing = _values(layout, data)
-    if missing:
-        report.findings.append(finding("XF107", f"缺少 {len(missing)} 个字段的定义名称（如 xf_{missing[0]}），"
-                                                f"已按原位置读取", sheet=spec.sheet))
+    values, where, missing = _values(layout, data, place)
+    if "project_code" in where:
+        f = layout.fields["project_code"]
+        report.code_at = (*where["project_code"], f.defined_name, str(f.label))
+    if missing and recognised is None:
+        how = "相邻字段推算的位置" if place is not None and place.shifted else "原位置"
+        gone = [m for m in missing if layout.fields[m].defined_name in data.deleted_names]
+        if gone:
+            text = (f"{len(gone)} 个字段的单元格已被删除（定义名称变为 #REF!，如 xf_{gone[0]}，"
+                    f"可能删除了整行），按空值处理")
+            if len(gone) < len(missing):
+                text += f"；另缺少 {len(missing) - len(gone)} 个字段的定义名称，已按{how}读取"
+        else:
+            text = f"缺少 {len(missing)} 个字段的定义名称（如 xf_{missing[0]}），已按{how}读取"
+        report.findings.append(finding("XF107", text, sheet=sheet))
     ctx = Context(path, layout, entry, data, values, where)
     ctx.score = compute(layout, values)
     for check in CONTENT_CHECKS:
@@ -164,9 +206,58 @@ def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
     if annotate_to is not None:
         from .annotate import annotate
         annotate(layout, annotate_to, project_code=code, fingerprint=entry.fingerprint, values=values,
-                 score=ctx.score, findings=report.findings, source=path, self_score=report.self_score)
+                 score=ctx.score, findings=[*batch_findings, *report.findings], source=path,
+                 self_score=report.self_score)
         report.annotated = str(annotate_to)
     return report, layout, ctx.score
+
+
+def _identity(data: WorkbookData) -> tuple[dict[str, str], list[Finding]]:
+    """Form, version, project and fingerprint from the hidden metadata sheet, else from the custom
+    document properties; the two disagreeing is an edit of locked content (XF201)."""
+    props = {k[len("xlform."):]: v for k, v in data.properties.items() if k.startswith("xlform.")}
+    sheet = {k: v for k, v in data.meta.items() if v not in (None, "")}
+    meta = {**props, **sheet}
+    out = []
+    for key, zh in (("form_id", "表单"), ("project_code", "项目编码"), ("fingerprint", "指纹")):
+        a, b = sheet.get(key), props.get(key)
+        if a and b and a != b:
+            from .workbook import META_SHEET
+            out.append(finding("XF201", f"工作簿的元数据被改动：隐藏元数据表中的{zh}为“{a}”，"
+                                        f"文档属性中为“{b}”", sheet=META_SHEET))
+    return meta, out
+
+
+def _form_sheet(path: Path, layout: Layout, data: WorkbookData, recognised: Recognised | None,
+                report: FileReport) -> tuple[str | None, Placement | None]:
+    """The sheet that holds the form (renamed, or found by labels) and where its cells went."""
+    spec = layout.spec
+    if recognised is not None:
+        sheet = recognised.sheet
+        anchors = label_anchors(layout, recognised.texts)
+        place = placement(layout, sheet, {}, anchors)
+        report.findings.append(finding(
+            "XF109", f"{path.name} 缺少表单元数据（可能是把内容复制到了新工作簿）：按表内标签识别为“{spec.name}”"
+                     f"（工作表“{sheet}”，{recognised.matched}/{recognised.total} 个标签相符），按项目编码 "
+                     f"{report.project_code} 对应到清单；定义名称不可用时按位置读取", sheet=sheet))
+        return sheet, place
+    sheet, place = spec.sheet, None
+    if spec.sheet not in data.sheets and spec.sheet not in data.unread_sheets:
+        named = Counter(data.names[f.defined_name][0] for f in layout.fields.values()
+                        if data.names.get(f.defined_name, ("",))[0] in data.sheets)
+        if not named:
+            report.findings.append(finding("XF108", f"找不到工作表“{spec.sheet}”（现有：{'、'.join(data.sheet_names)}）"))
+            return None, None
+        sheet = named.most_common(1)[0][0]
+        report.findings.append(finding("XF108", f"工作表“{spec.sheet}”被改名为“{sheet}”；已按定义名称读取，"
+                                                f"请部门改回原名", sheet=sheet))
+    if sheet in data.unread_sheets:
+        code, why = data.unread_sheets[sheet]
+        report.findings.append(finding(code, f"{path.name}：{why}", sheet=sheet))
+        return None, None
+    located = {name: data.names[f.defined_name] for name, f in layout.fields.items()
+               if data.names.get(f.defined_name, ("",))[0] in data.sheets}
+    return sheet, placement(layout, sheet, located)
 
 
 def summarize(layout: Layout, score: ScoreResult) -> dict:
@@ -242,19 +333,50 @@ def annotated_names(files: list[Path], out_dir: Path) -> list[Path]:
 
 def run_batch(files: list[Path], manifest_path: Path, targets: list[Path | None], *, jobs: int | None,
               templates: list[Path] | None, progress: Callable | None) -> list[FileReport]:
+    """Every file's report, in the order of `files` (see iter_batch)."""
+    wrap = progress or (lambda it, total=None: it)
+    return list(wrap(iter_batch(files, manifest_path, targets, jobs=jobs, templates=templates), total=len(files)))
+
+
+def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None] | None = None, *,
+               jobs: int | None = None, templates: list[Path] | None = None) -> Iterator[FileReport]:
+    """Yield one FileReport per file, in the order of `files`, as the worker processes finish them.
+
+    `jobs` worker processes (default: all cores); at most a few chunks per worker are in flight, so a
+    caller that stores each report as it arrives (consolidate) holds only a bounded number at once.
+    A file that fails becomes a report with a finding; it never stops the batch.
+    """
     tdirs = [str(d) for d in templates] if templates else None
+    targets = targets if targets is not None else [None] * len(files)
     args = [(str(f), str(t) if t else None) for f, t in zip(files, targets)]
     jobs = max(1, jobs or os.cpu_count() or 1)
-    wrap = progress or (lambda it, total=None: it)
     if jobs == 1 or len(files) <= 2:
         _init_worker(str(manifest_path), tdirs)
-        return [_run_one(a) for a in wrap(args, total=len(args))]
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(manifest_path), tdirs)) as ex:
-        return list(wrap(ex.map(_run_one, args, chunksize=max(1, min(16, len(args) // (jobs * 4) or 1))),
-                         total=len(args)))
+        for a in args:
+            yield _run_one(a)
+        return
+    size = max(1, min(16, len(args) // (jobs * 4) or 1))
+    chunks = iter([args[i:i + size] for i in range(0, len(args), size)])
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                             initargs=(str(manifest_path), tdirs)) as ex:
+        pending: deque = deque()
+        for chunk in itertools.islice(chunks, jobs * 4):
+            pending.append(ex.submit(_run_chunk, chunk))
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(chunks, None)
+            if nxt is not None:
+                pending.append(ex.submit(_run_chunk, nxt))
+            yield from done
 
 
-def mark_duplicates(reports: list[FileReport]) -> None:
+def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:
+    return [_run_one(a) for a in chunk]
+
+
+def mark_duplicates(reports: list[FileReport]) -> list[FileReport]:
+    """Add XF105 to every report of a project that came more than once; returns those reports."""
+    marked: list[FileReport] = []
     by_code: dict[str, list[FileReport]] = {}
     for r in reports:
         if r.project_code and not any(f.code in ("XF101", "XF102") for f in r.findings):
@@ -264,7 +386,24 @@ def mark_duplicates(reports: list[FileReport]) -> None:
             continue
         for r in group:
             others = "、".join(Path(o.path).name for o in group if o is not r)
-            r.findings.insert(0, finding("XF105", f"项目 {code} 收到 {len(group)} 份工作簿；另见：{others}"))
+            sheet, cell, name, label = r.code_at or (None, None, None, None)
+            r.findings.insert(0, finding("XF105", f"项目 {code} 收到 {len(group)} 份工作簿；另见：{others}",
+                                         sheet=sheet, cell=cell, field=name, label=label))
+            marked.append(r)
+    return marked
+
+
+def reannotate(reports: list[FileReport], manifest_path: Path, templates: list[Path] | None) -> None:
+    """Write the annotated copies of `reports` again, now with their batch findings (XF105), so the
+    copy a department gets back lists the same findings as the report."""
+    if not reports:
+        return
+    manifest = Manifest.load(manifest_path)
+    forms = available_forms(templates)
+    for r in reports:
+        if r.annotated:
+            check_file(Path(r.path), manifest, forms, Path(r.annotated),
+                       batch_findings=[f for f in r.findings if f.code == "XF105"])
 
 
 def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: str | Path | None = None, *,
@@ -281,7 +420,9 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
     if out:
         out.mkdir(parents=True, exist_ok=True)
     reports = run_batch(files, manifest_path, targets, jobs=jobs, templates=templates, progress=progress)
-    mark_duplicates(reports)
+    duplicates = mark_duplicates(reports)
+    if out:
+        reannotate(duplicates, manifest_path, templates)
     run = RunReport(reports, str(manifest_path))
     if json_path:
         write_json(Path(json_path), run.to_dict())
