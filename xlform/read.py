@@ -10,8 +10,11 @@ never written.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 200            # per zip member over 1 MiB
 MAX_MEMBERS = 2000
+MAX_CELLS = 2_000_000      # per sheet: A1 to the farthest cell holding something (calamine allocates it densely)
+_CHUNK = 1 << 20
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -71,6 +76,9 @@ class WorkbookData:
     names: dict[str, tuple[str, int, int]]     # defined name -> (sheet, row, col), 0-based
     sheets: dict[str, SheetData]
     application: str = ""
+    # sheets not loaded: name -> (finding code, Chinese reason); e.g. a cell at XFD1048576
+    unread_sheets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deleted_names: set[str] = field(default_factory=set)   # defined names whose cells were deleted (#REF!)
 
     def value_at(self, sheet: str, row: int, col: int) -> Any:
         s = self.sheets.get(sheet)
@@ -98,7 +106,7 @@ def sniff(path: Path) -> None:
         raise ReadError("XF002", f"不是 Excel 工作簿（.xlsx），看起来是{kind}")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except Exception:  # noqa: BLE001 - BadZipFile, OSError, and odd ones (ValueError, EOFError) on crafted files
         raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
     with zf:
         infos = zf.infolist()
@@ -115,9 +123,114 @@ def sniff(path: Path) -> None:
         if "xl/workbook.xml" not in names:
             if "word/document.xml" in names:
                 raise ReadError("XF002", "这是 Word 文档（.docx），不是 Excel 工作簿")
+            if "ppt/presentation.xml" in names:
+                raise ReadError("XF002", "这是 PowerPoint 演示文稿（.pptx），不是 Excel 工作簿")
+            if "xl/workbook.bin" in names:
+                raise ReadError("XF006", "这是 Excel 二进制工作簿（.xlsb）；请在 Excel 中“另存为” .xlsx 后重新报送")
             if "content.xml" in names:
-                raise ReadError("XF006", "这是 OpenDocument 表格（.ods）或其他格式；请另存为 .xlsx 后重新报送")
+                raise ReadError("XF006", "这是 OpenDocument 表格（.ods）或其他格式；请在 WPS/Excel/LibreOffice 中"
+                                         "“另存为” Excel 工作簿（.xlsx）后重新报送")
             raise ReadError("XF002", "不是 Excel 工作簿（压缩包中没有 xl/workbook.xml）")
+        _check_members(path, infos)
+
+
+_DTD_RE = re.compile(rb"<!\s*(?:doctype|entity)", re.I)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
+
+
+def _check_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Decompress every member once, bounded, before any parser sees it.
+
+    The sizes in the zip directory are claims: each member is inflated here in 1 MiB steps and
+    refused as soon as it yields more than it declared (a bomb that lies about its size), and
+    checked against its CRC. Every member that is XML (whatever its name: a relationship can point
+    anywhere) is scanned for a DOCTYPE or ENTITY declaration, which no Office file has: entity
+    expansion ("billion laughs") and external entities (file:///etc/passwd) are refused here, so
+    neither calamine nor defusedxml ever parses a DTD.
+    """
+    seen: set[str] = set()
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ReadError("XF001", f"无法读取文件：{exc.strerror or exc}") from None
+    with fh:
+        for info in infos:
+            name = info.filename
+            if name in seen:
+                raise ReadError("XF005", f"压缩包内有两个同名文件“{name}”，疑似恶意构造，已拒绝读取")
+            seen.add(name)
+            if name.endswith("/") and info.file_size == 0:
+                continue
+            if info.flag_bits & 0x1:
+                raise ReadError("XF004", f"压缩包内的文件“{name}”被加密，无法读取；请部门取消密码后重新报送")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ReadError("XF002", f"文件已损坏或不是 Excel 保存的（“{name}”使用了不支持的压缩方式 "
+                                         f"{info.compress_type}）")
+            _check_member(fh, info)
+
+
+def _check_member(fh, info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    broken = ReadError("XF002", f"文件已损坏或不完整（压缩包内“{name}”无法解压）")
+    try:
+        fh.seek(info.header_offset)
+        head = fh.read(30)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            raise broken
+        n, m = struct.unpack("<HH", head[26:30])
+        fh.seek(info.header_offset + 30 + n + m)
+    except (OSError, struct.error, ValueError):
+        raise broken from None
+    left = info.compress_size
+    produced, crc = 0, 0
+    is_xml: bool | None = None
+    wide = False
+    carry = b""
+    inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    pending = b""
+    while True:
+        if not pending and left > 0:
+            pending = fh.read(min(_CHUNK, left))
+            if not pending:
+                raise broken
+            left -= len(pending)
+        if inflate is None:
+            if not pending:
+                break
+            out, pending = pending, b""
+        else:
+            try:
+                out = inflate.decompress(pending, _CHUNK)   # at most 1 MiB out per step
+            except zlib.error:
+                raise broken from None
+            pending = inflate.unconsumed_tail
+            if not out and not pending and left <= 0 and not inflate.eof:
+                break   # input used up, stream unfinished: truncated
+        produced += len(out)
+        if produced > info.file_size + _CHUNK:   # a little over is damage (CRC fails below); far over is a bomb
+            raise ReadError("XF005", f"“{name}”解压后远大于压缩包记录的 {info.file_size} 字节，"
+                                     f"疑似“压缩炸弹”，已拒绝读取")
+        crc = zlib.crc32(out, crc)
+        if is_xml is None and out:
+            start = out[:64]
+            for bom in _BOMS:
+                if start.startswith(bom):
+                    start = start[len(bom):]
+                    break
+            wide = b"\x00" in start
+            is_xml = start.replace(b"\x00", b"").lstrip().startswith(b"<")
+        if is_xml:
+            text = carry + (out.replace(b"\x00", b"") if wide else out)
+            if _DTD_RE.search(text):
+                raise ReadError("XF005", f"“{name}”含有 XML 文档类型或实体声明（<!DOCTYPE/<!ENTITY），可能是"
+                                         f"“实体扩展”或“外部实体”攻击文件，已拒绝读取")
+            carry = text[-32:]
+        if inflate is not None and inflate.eof:
+            break
+    if inflate is not None and not inflate.eof:
+        raise broken
+    if produced != info.file_size or crc != (info.CRC & 0xFFFFFFFF):
+        raise broken
 
 
 def _is_encrypted_ole(path: Path) -> bool:
@@ -130,12 +243,115 @@ def _is_encrypted_ole(path: Path) -> bool:
 
 
 def open_calamine(path: Path):
-    from python_calamine import CalamineWorkbook
-    sniff(Path(path))
+    """A calamine workbook behind sniff() and the per-sheet cell-area limit (see GuardedWorkbook)."""
+    path = Path(path)
+    sniff(path)
     try:
-        return CalamineWorkbook.from_path(str(path))
+        with zipfile.ZipFile(path) as zf:
+            wb_root = _xml(zf, "xl/workbook.xml")
+            extents = _extents(zf, _sheet_paths(zf, wb_root)) if wb_root is not None else {}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
+        raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
+    return _open_guarded(path, extents)
+
+
+class GuardedWorkbook:
+    """A CalamineWorkbook that will not load a sheet it cannot hold safely.
+
+    calamine turns a sheet into a dense grid from A1 (or its first cell) to its last cell: one
+    value at XFD1048576 asks for 17 billion cells, and the allocation failure aborts the whole
+    process (not an exception). So every sheet's XML is scanned first and a sheet whose area is
+    over MAX_CELLS, or whose XML could not be found to scan, raises ReadError instead.
+    """
+
+    def __init__(self, book, refused: dict[str, tuple[str, str]]):
+        self._book = book
+        self.refused = refused
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self._book.sheet_names)
+
+    def get_sheet_by_name(self, name: str):
+        if name in self.refused:
+            raise ReadError(*self.refused[name])
+        return self._book.get_sheet_by_name(name)
+
+    def get_sheet_by_index(self, index: int):
+        return self.get_sheet_by_name(self.sheet_names[index])
+
+    def __getattr__(self, attr: str):
+        return getattr(self._book, attr)
+
+
+def _open_guarded(path: Path, extents: dict[str, tuple[int, int, str]]) -> GuardedWorkbook:
+    from python_calamine import CalamineWorkbook
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several of its own types
         raise ReadError("XF002", f"工作簿无法解析：{exc}") from None
+    refused: dict[str, tuple[str, str]] = {}
+    for name in names:
+        if name not in extents:
+            refused[name] = ("XF002", f"工作表“{name}”的内容在压缩包中找不到，无法读取")
+            continue
+        rows, cols, far = extents[name]
+        if rows * cols > MAX_CELLS:
+            refused[name] = ("XF005", f"工作表“{name}”的内容延伸到 {far} 单元格（约 {rows * cols:,} 个单元格），"
+                                      f"超出安全上限 {MAX_CELLS:,}；请删除多余的行和列（或该单元格的内容）后重新报送")
+    return GuardedWorkbook(book, refused)
+
+
+_ROW_RE = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.S)
+_ANY_CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_ROW_R = re.compile(rb'\br="(\d+)"')
+_CELL_R = re.compile(rb'\br="([A-Za-z]+)(\d+)"')
+_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
+
+
+def _sheet_extent(data: bytes) -> tuple[int, int, str]:
+    """(rows, columns, farthest cell) of the area from A1 to the last cell holding something.
+
+    Cells without an r attribute are placed the way readers place them (next column, next row),
+    so the bound holds for them too. Empty styled cells and empty rows do not count.
+    """
+    max_r = max_c = -1
+    row_no = -1
+    for rm in _ROW_RE.finditer(data):
+        attr = _ROW_R.search(rm.group(1))
+        row_no = int(attr.group(1)) - 1 if attr else row_no + 1
+        body = rm.group(2)
+        if not body:
+            continue
+        col_no = -1
+        for cm in _ANY_CELL_RE.finditer(body):
+            ref = _CELL_R.search(cm.group(1))
+            row = row_no
+            if ref:
+                col = 0
+                for ch in ref.group(1).upper():
+                    col = col * 26 + ch - 64
+                col_no, row = col - 1, int(ref.group(2)) - 1
+            else:
+                col_no += 1
+            if cm.group(2) and _CONTENT.search(cm.group(2)):
+                max_r, max_c = max(max_r, row), max(max_c, col_no)
+    if max_r < 0:
+        return 0, 0, "A1"
+    from .spec import col_letter
+    far = f"{col_letter(max_c) if max_c < 18278 else '?'}{max_r + 1}"
+    return max_r + 1, max_c + 1, far
+
+
+def _extents(zf: zipfile.ZipFile, sheet_paths: dict[str, str]) -> dict[str, tuple[int, int, str]]:
+    out = {}
+    for name, member in sheet_paths.items():
+        try:
+            out[name] = _sheet_extent(zf.read(member))
+        except KeyError:
+            continue
+    return out
 
 
 def _xml(zf: zipfile.ZipFile, name: str):
@@ -163,7 +379,7 @@ def _sheet_paths(zf: zipfile.ZipFile, wb_root) -> dict[str, str]:
     for s in wb_root.iter(f"{NS_MAIN}sheet"):
         rid = s.get(f"{NS_REL}id")
         if rid in targets:
-            out[s.get("name")] = targets[rid]
+            out[s.get("name")] = posixpath.normpath(targets[rid])
     return out
 
 
@@ -213,17 +429,26 @@ def read_workbook(path: str | Path, sheets: list[str] | None = None) -> Workbook
     """Read metadata, names and the values of `sheets` (default: all but our hidden ones)."""
     path = Path(path)
     sniff(path)
+    try:
+        return _read_workbook(path, sheets)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
+        raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
+
+
+def _read_workbook(path: Path, sheets: list[str] | None) -> WorkbookData:
     with zipfile.ZipFile(path) as zf:
         wb_root = _xml(zf, "xl/workbook.xml")
         if wb_root is None:
             raise ReadError("XF002", "不是 Excel 工作簿（缺少 xl/workbook.xml）")
-        names = {}
+        names, deleted = {}, set()
         for dn in wb_root.iter(f"{NS_MAIN}definedName"):
             if dn.get("localSheetId") is not None:
                 continue
             ref = _parse_ref(dn.text or "")
             if ref:
                 names[dn.get("name")] = ref
+            elif "#REF!" in (dn.text or ""):
+                deleted.add(dn.get("name"))
         sheet_paths = _sheet_paths(zf, wb_root)
         props = {}
         custom = _xml(zf, "docProps/custom.xml")
@@ -240,18 +465,21 @@ def read_workbook(path: str | Path, sheets: list[str] | None = None) -> Workbook
             app = "WPS Office"
         wanted = sheets
         raw_sheets = {}
+        extents = {}
         for name, member in sheet_paths.items():
-            if wanted is not None and name not in wanted:
-                continue
             try:
-                raw_sheets[name] = _scan_sheet(zf.read(member))
+                raw = zf.read(member)
             except KeyError:
                 continue
+            extents[name] = _sheet_extent(raw)
+            if wanted is None or name in wanted:
+                raw_sheets[name] = _scan_sheet(raw)
 
-    wb = open_calamine(path)
-    sheet_names = list(wb.sheet_names)
+    wb = _open_guarded(path, extents)
+    sheet_names = wb.sheet_names
     data: dict[str, SheetData] = {}
     meta: dict[str, str] = {}
+    unread: dict[str, tuple[str, str]] = {}
     from .workbook import META_SHEET
     for name in sheet_names:
         if name == META_SHEET:
@@ -263,11 +491,15 @@ def read_workbook(path: str | Path, sheets: list[str] | None = None) -> Workbook
             sheet = wb.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=True)
             start = sheet.start or (0, 0)
-        except Exception as exc:  # noqa: BLE001
-            raise ReadError("XF002", f"工作表“{name}”无法读取：{exc}") from None
+        except ReadError as exc:
+            unread[name] = (exc.code, str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one unreadable sheet (a chart sheet) is not the file
+            unread[name] = ("XF002", f"工作表“{name}”无法读取：{exc}")
+            continue
         protected, formulas, no_value = raw_sheets.get(name, (False, set(), set()))
         data[name] = SheetData(name, tuple(start), rows, protected, no_value, formulas)
-    return WorkbookData(path, sheet_names, meta, props, names, data, app)
+    return WorkbookData(path, sheet_names, meta, props, names, data, app, unread, deleted)
 
 
 def _read_meta(wb, name: str) -> dict[str, str]:
