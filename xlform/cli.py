@@ -100,15 +100,16 @@ def forms_cmd(as_json: bool, templates: str | None) -> None:
 @click.option("--password", help="工作表保护密码（可选；保护只防误改，不是安全措施）。")
 @click.option("--blank", is_flag=True, help="生成一张空白表（带备用指标行），不需要项目清单。")
 @click.option("--by-department", is_flag=True, help="按主管部门分文件夹存放，并各打一个 zip 包。")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="并行进程数（默认：CPU 核数）。")
 @templates_option
 @_friendly
-def generate_cmd(form, projects, out, year, password, blank, by_department, templates) -> None:
+def generate_cmd(form, projects, out, year, password, blank, by_department, jobs, templates) -> None:
     """从项目清单生成锁定的自评表模板（每个项目一个工作簿）和 manifest.json。"""
     from .generate import generate
     from .progress import progress_for
     result = generate(projects, out, form=form, year=year, password=password, blank=blank,
                       by_department=by_department, templates=_templates(templates),
-                      progress=progress_for("生成"))
+                      progress=progress_for("生成"), jobs=jobs)
     for f in result.files:
         click.echo(f"  {f}")
     for z in result.zips:
@@ -193,6 +194,44 @@ def validate_cmd(paths, manifest, out, json_path, jobs, templates) -> None:
     if json_path:
         click.echo(f"JSON 报告：{json_path}")
     sys.exit(EXIT_OK if st["invalid"] == 0 else EXIT_FINDINGS)
+
+
+@main.command("consolidate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--manifest", required=True, type=click.Path(dir_okay=False), help="生成时写出的 manifest.json。")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="汇总工作簿（.xlsx），原子写入。")
+@_jobs_option
+@templates_option
+@_friendly
+def consolidate_cmd(paths, manifest, out, jobs, templates) -> None:
+    """汇总回收（或已批注）的工作簿：汇总表、部门统计、图表、指标明细、问题清单。
+
+    每个 manifest 项目一行（含未提交的）；不属于本批次或无法读取的文件只列入问题清单。
+    退出状态：0 已写出汇总（即使文件有问题）；2 无法开始（manifest、输入文件或输出路径有误）。
+    """
+    from .consolidate import consolidate
+    from .progress import progress_for
+    r = consolidate(paths, manifest, out, jobs=jobs, templates=_templates(templates),
+                    progress=progress_for("汇总"))
+    st = r.status
+    avg = f"，平均复核得分 {r.average_score:.2f}" if r.average_score is not None else ""
+    grades = "、".join(f"{g} {n}" for g, n in r.grades.items() if n)
+    click.echo(f"项目 {r.projects} 个：已提交 {st['已提交']}，重复提交 {st['重复提交']}，"
+               f"校验未通过 {st['校验未通过']}，未提交 {st['未提交']}{avg}" + (f"（{grades}）" if grades else ""))
+    click.echo(f"文件 {r.files} 个：{r.matched_files} 个对应到项目，{len(r.rejected)} 个未计入汇总表"
+               f"（不是本批次的工作簿、无法读取或项目不在清单中）")
+    for name, reason in r.rejected[:10]:
+        click.echo(f"  {name}：{reason}")
+    if len(r.rejected) > 10:
+        click.echo(f"  …… 另有 {len(r.rejected) - 10} 个，见“问题清单”")
+    f = r.findings
+    click.echo(f"问题清单 {r.finding_rows} 条（错误 {f['error']}，警告 {f['warning']}，提示 {f['info']}）；"
+               f"指标明细 {r.indicator_rows} 行")
+    if r.truncated_rows:
+        click.echo(f"注意：有 {r.truncated_rows} 行超出 Excel 的行数上限，未写入", err=True)
+    click.echo(f"已写出：{r.out_path}（{r.seconds:.1f} 秒）")
+    sys.exit(EXIT_OK)
 
 
 @main.command("rules")

@@ -299,7 +299,8 @@ _WORKER: dict = {}
 
 
 def _init_worker(manifest_path: str, template_dirs: list[str] | None) -> None:
-    _WORKER["manifest"] = Manifest.load(manifest_path)
+    from .manifest_index import load_for_batch   # a manifest.json, or a ManifestIndex (consolidate)
+    _WORKER["manifest"] = load_for_batch(manifest_path)
     _WORKER["forms"] = available_forms([Path(d) for d in template_dirs] if template_dirs else None)
 
 
@@ -318,13 +319,15 @@ def _run_one(args: tuple[str, str | None]) -> FileReport:
 
 def annotated_names(files: list[Path], out_dir: Path) -> list[Path]:
     names, used = [], set()
+    # an input named X-批注.xlsx inside out_dir must never be overwritten by its own annotated copy
+    inputs = {str(f.resolve()).lower() for f in files}
     for f in files:
         stem = f.stem
         for suffix in ("-批注", "-已校验"):
             if stem.endswith(suffix):
                 stem = stem[: -len(suffix)]
         name, n = f"{stem}-批注.xlsx", 2
-        while name.lower() in used:
+        while name.lower() in used or str((out_dir / name).resolve()).lower() in inputs:
             name, n = f"{stem}-批注({n}).xlsx", n + 1
         used.add(name.lower())
         names.append(out_dir / name)

@@ -1,0 +1,951 @@
+"""consolidate: every returned workbook of a batch in one 汇总 workbook the bureau can file and print.
+
+    xlform consolidate 回收/ --manifest 下发/manifest.json --out 汇总.xlsx [--jobs N]
+
+Sheets (docs/consolidate.md):
+
+- 汇总表   one row per project of the manifest (submitted or not), a totals row; an Excel table.
+- 部门统计 per 主管部门: projects, submitted, missing, average scores, count per grade, funds; a table.
+- 图表     native charts: grade distribution, average score by department, grades per department.
+- 指标明细 one row per indicator of every submitted project.
+- 问题清单 every finding of every file, including files that are not ours or cannot be read.
+
+How it stays flat in memory for thousands of files: the files are checked in worker processes
+(validate.iter_batch, no annotation); each FileReport, as it arrives, is split into a small stub kept
+in memory (identity, scores, funds, counts) and its indicator rows and findings, which go to a
+temporary SQLite database. The sheets are then written in sorted order (主管部门, 项目编码) from the
+stubs and that database; the two long sheets are written in XlsxWriter's constant_memory mode, so
+their rows go to disk as they are written. No run ever holds every workbook, nor every indicator row.
+
+Department text is always written with write_string and the workbook has strings_to_formulas off:
+a reason that reads "=1+1" stays text. The output is written atomically and is deterministic: the
+same inputs give the same cells, and (document dates come from the manifest) the same bytes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+import re
+import sqlite3
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
+
+from . import __version__
+from .errors import XlformError
+from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
+from .manifest import ManifestEntry
+from .manifest_index import INDEX_SUFFIX, ManifestIndex
+from .spec import FormSpec, available_forms
+from .validate import FileReport, collect_files, iter_batch, mark_duplicates
+from .workbook import atomic_path
+
+SUMMARY, STATS, CHARTS, DETAIL, ISSUES = "汇总表", "部门统计", "图表", "指标明细", "问题清单"
+SUMMARY_TABLE, STATS_TABLE = "项目汇总", "部门汇总"
+
+SUBMITTED, MISSING, DUPLICATE, FAILED = "已提交", "未提交", "重复提交", "校验未通过"
+STATUSES = (SUBMITTED, DUPLICATE, FAILED, MISSING)
+
+INDICATOR_STATUS = {"met": "达成", "short": "未达成", "over": "超支", "na": "不适用", "blank": "未填",
+                    "not_comparable": "需复核", "unparseable": "无法识别", "prose": "待确认"}
+DEFAULT_GRADES = ("优", "良", "中", "差")
+IDENTITY_CODES = ("XF101", "XF102")     # the file is not one of this batch's projects
+DUPLICATE_CODE = "XF105"
+EXCEL_MAX_ROWS = 1_048_576
+
+FONT = "宋体"
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class ConsolidateResult:
+    out_path: Path
+    projects: int = 0                 # projects in the manifest
+    files: int = 0                    # files read
+    matched_files: int = 0            # files that belong to a project of the manifest
+    rejected: list[tuple[str, str]] = field(default_factory=list)   # (file name, reason): not in 汇总表
+    status: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+    grades: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=lambda: {ERROR: 0, WARNING: 0, INFO: 0})
+    indicator_rows: int = 0
+    finding_rows: int = 0
+    truncated_rows: int = 0           # rows past Excel's limit that were not written
+    average_score: float | None = None
+    seconds: float = 0.0
+
+    @property
+    def submitted(self) -> int:
+        return self.projects - self.status[MISSING]
+
+    @property
+    def missing(self) -> int:
+        return self.status[MISSING]
+
+    @property
+    def duplicates(self) -> int:
+        return self.status[DUPLICATE]
+
+    @property
+    def failed(self) -> int:
+        return self.status[FAILED]
+
+
+@dataclass
+class _File:
+    """What is kept in memory per file: the report without its indicator rows, and its finding counts."""
+    seq: int
+    name: str
+    path: str
+    report: FileReport                 # without its indicator rows and findings (those are spilled)
+    counts: dict[str, int]
+    in_manifest: bool
+    reason: str = ""                   # why it is not in 汇总表
+
+    @property
+    def scored(self) -> bool:
+        return self.report.score is not None
+
+    def sort_key(self) -> tuple:
+        return (self.name, self.path)
+
+
+@dataclass
+class _Project:
+    entry: ManifestEntry
+    spec: FormSpec | None
+    files: list[_File] = field(default_factory=list)
+    primary: _File | None = None
+
+    @property
+    def status(self) -> str:
+        if not self.files:
+            return MISSING
+        if len(self.files) > 1:
+            return DUPLICATE
+        p = self.primary
+        if p is None or not p.scored or p.counts[ERROR] > 0:
+            return FAILED
+        return SUBMITTED
+
+
+# ---------------------------------------------------------------- spill store
+
+class _Spill:
+    """Indicator rows and findings of every file, on disk (SQLite) until the sheets are written."""
+
+    def __init__(self, folder: Path):
+        self.db = sqlite3.connect(str(folder / "consolidate.sqlite"))
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA cache_size=-16000")      # 16 MB page cache at most
+        self.db.execute("CREATE TABLE ind (seq INT, n INT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, "
+                        "actual TEXT, completion REAL, points REAL, score REAL, reason TEXT, status TEXT)")
+        self.db.execute("CREATE TABLE fnd (seq INT, k INT, code TEXT, severity TEXT, message TEXT, "
+                        "sheet TEXT, cell TEXT)")
+        self._pending = 0
+
+    def add(self, seq: int, report: FileReport) -> None:
+        self.db.executemany("INSERT INTO ind VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+            (seq, r.get("number"), r.get("level1"), r.get("level2"), r.get("name"), r.get("target"),
+             r.get("actual"), _real(r.get("completion")), _real(r.get("points")), _real(r.get("score")),
+             r.get("reason"), r.get("status")) for r in report.indicators])
+        self.add_findings(seq, report.findings, start=0)
+
+    def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
+        self.db.executemany("INSERT INTO fnd VALUES (?,?,?,?,?,?,?)", [
+            (seq, start + k, f.code, f.severity, f.message, f.sheet, f.cell) for k, f in enumerate(findings)])
+        self._pending += 1
+        if self._pending >= 200:
+            self.db.commit()
+            self._pending = 0
+
+    def finish(self) -> None:
+        self.db.commit()
+        self.db.execute("CREATE INDEX ind_seq ON ind (seq, n)")
+        self.db.execute("CREATE INDEX fnd_seq ON fnd (seq, k)")
+
+    def indicators(self, seq: int) -> Iterator[tuple]:
+        return self.db.execute("SELECT n, level1, level2, name, target, actual, completion, points, score, "
+                               "reason, status FROM ind WHERE seq = ? ORDER BY n, rowid", (seq,))
+
+    def findings(self, seq: int) -> Iterator[tuple]:
+        return self.db.execute("SELECT code, severity, message, sheet, cell FROM fnd WHERE seq = ? "
+                               "ORDER BY k, rowid", (seq,))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _real(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return None if math.isnan(v) or math.isinf(v) else float(v)
+
+
+# ---------------------------------------------------------------- the run
+
+def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path: str | Path, *,
+                jobs: int | None = None, templates: list[Path] | None = None,
+                progress: Callable | None = None) -> ConsolidateResult:
+    """Check every returned (or annotated) workbook under `paths` and write the 汇总 workbook `out_path`.
+
+    Raises XlformError (exit 2) when it cannot start: unreadable manifest, no files, an output path
+    that cannot be written. Files with findings are a normal outcome: they are reported, not raised.
+    """
+    started = time.monotonic()
+    manifest_path, out = Path(manifest_path), Path(out_path)
+    forms = available_forms(templates)
+    with tempfile.TemporaryDirectory(prefix="xlform-consolidate-", ignore_cleanup_errors=True) as tmpdir:
+        work = Path(tmpdir)
+        # the manifest is streamed into an index the workers look entries up in; this process keeps only
+        # what the sheets need of each entry (a manifest is mostly the locked cells of every workbook)
+        entries: list[ManifestEntry] = []
+        index = ManifestIndex.build(manifest_path, work / f"issued{INDEX_SUFFIX}", on_entry=lambda e: (
+            entries.append(_light(e, forms.get(e.form_id))) if e.project_code else None))
+        created = index.created
+        index.close()
+        if not entries:
+            raise XlformError(f"manifest {manifest_path.name} 中没有项目（空白表的 manifest 不能汇总）")
+        if out.suffix.lower() != ".xlsx":
+            raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
+        if out.is_dir():
+            raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
+        files = [f for f in collect_files(paths) if f.resolve() != out.resolve()]
+        if not files:
+            raise XlformError("没有找到要汇总的文件")
+        try:
+            tmp, commit = atomic_path(out)
+        except OSError as exc:
+            raise XlformError(f"无法写入输出文件 {out}：{exc.strerror or exc}") from None
+
+        result = ConsolidateResult(out_path=out, projects=len(entries), files=len(files))
+        try:
+            spill = _Spill(work)
+            try:
+                projects, stubs = _collect(files, index.path, entries, forms, spill, result,
+                                           jobs=jobs, templates=templates, progress=progress)
+                _write(tmp, created, manifest_path, projects, stubs, spill, result, work)
+            finally:
+                spill.close()
+            commit()
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _collect(files: list[Path], manifest_path: Path, entries: list[ManifestEntry], forms: dict[str, FormSpec],
+             spill: _Spill, result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
+    projects = {e.project_code: _Project(e, forms.get(e.form_id)) for e in entries}
+    result.projects = len(projects)          # a code listed twice in the manifest is one project (the last)
+    stubs: list[_File] = []
+    reports = iter_batch(files, manifest_path, None, jobs=jobs, templates=templates)
+    if progress is not None:
+        reports = progress(reports, total=len(files))
+    for seq, report in enumerate(reports):
+        spill.add(seq, report)
+        counts = {ERROR: 0, WARNING: 0, INFO: 0}
+        for f in report.findings:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+        identity = [f for f in report.findings if f.code in IDENTITY_CODES]
+        in_manifest = bool(report.project_code) and report.project_code in projects and not identity
+        stub = _File(seq, Path(report.path).name, report.path,
+                     dataclasses.replace(report, indicators=[], findings=[]), counts, in_manifest)
+        if in_manifest:
+            projects[report.project_code].files.append(stub)
+        else:
+            first = next((f for f in report.findings if f.severity == ERROR), None)
+            reason = first.message if first else "无法识别为本批次的工作簿"
+            stub.reason = reason[len(stub.name) + 1:] if reason.startswith(stub.name + "：") else reason
+        stubs.append(stub)
+    spill.finish()
+
+    # duplicates: the same XF105 finding validate gives, plus which file 汇总表 uses
+    dupes = [p for p in projects.values() if len(p.files) > 1]
+    for p in projects.values():
+        if p.files:
+            p.primary = min(p.files, key=_preference)
+    fresh = [dataclasses.replace(f.report, findings=[]) for p in dupes for f in p.files]
+    mark_duplicates(fresh)
+    by_path = {r.path: r for r in fresh}
+    for p in dupes:
+        for f in p.files:
+            marks = [m for m in by_path[f.path].findings if m.code == DUPLICATE_CODE]
+            if not marks:
+                continue
+            note = "本文件" if f is p.primary else p.primary.name
+            marks = [dataclasses.replace(m, message=f"{m.message}；汇总表采用：{note}") for m in marks]
+            spill.add_findings(f.seq, marks, start=-len(marks))
+            for m in marks:
+                f.counts[m.severity] += 1
+    spill.db.commit()
+    for s in stubs:
+        for k, v in s.counts.items():
+            result.findings[k] = result.findings.get(k, 0) + v
+    result.matched_files = sum(1 for s in stubs if s.in_manifest)
+    result.rejected = [(s.name, s.reason) for s in sorted((s for s in stubs if not s.in_manifest),
+                                                          key=_File.sort_key)]
+    ordered = sorted(projects.values(), key=lambda p: (p.entry.department, p.entry.project_code))
+    return ordered, stubs
+
+
+def _preference(f: _File) -> tuple:
+    """Which of a project's files 汇总表 uses: one that could be scored, then the fewest errors, then the
+    fewest warnings, then the first by file name (then full path). Stable: no dates, no read order."""
+    return (0 if f.scored else 1, f.counts[ERROR], f.counts[WARNING], f.name, f.path)
+
+
+# ---------------------------------------------------------------- writing
+
+class _StreamingWorksheet(Worksheet):
+    """A worksheet in XlsxWriter's constant_memory mode while the others are not.
+
+    constant_memory is a workbook option, but 汇总表 and 部门统计 need add_table(), which that mode
+    refuses; the long sheets need the mode. XlsxWriter keeps the flag per worksheet (set when the sheet
+    is created), flushes such a sheet's rows to a temp file and assembles it at close, so setting it
+    for these sheets only is safe (tests/test_consolidate.py checks the flag and the output)."""
+
+    def _initialize(self, init_data):  # noqa: D401 - XlsxWriter hook
+        super()._initialize({**init_data, "constant_memory": True})
+
+
+def _clean(text: Any) -> str:
+    return _ILLEGAL_XML.sub("", str(text))
+
+
+@dataclass
+class _Col:
+    header: str
+    kind: str = "text"       # text, wrap, center, amount, pct, score, int
+    cap: int = 40            # widest the column gets (text wraps beyond)
+    min: int = 6
+
+
+_NUM_FORMATS = {"amount": "#,##0.00", "pct": "0.00%", "score": "0.00", "int": "0"}
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        base = {"font_name": FONT, "font_size": 10, "valign": "vcenter"}
+        self.base = base
+        self.head = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center",
+                                   "text_wrap": True})
+        self.cells: dict[tuple[str, bool], Any] = {}
+        self.note = wb.add_format({**base, "font_color": "#404040"})
+        self.title = wb.add_format({**base, "bold": True, "font_size": 14})
+        self.count_total = wb.add_format({**base, "border": 1, "border_color": "#BFBFBF", "bold": True,
+                                          "top": 6, "top_color": "#000000", "bg_color": "#F2F2F2",
+                                          "align": "center", "num_format": '"共 "0" 个项目"'})
+        self.fills = {key: wb.add_format({"bg_color": bg, "font_color": fg}) for key, (bg, fg) in {
+            "red": ("#F8CBAD", "#9C0006"), "amber": ("#FFE699", "#7F6000"), "grey": ("#EDEDED", "#7F7F7F"),
+            "blue": ("#DDEBF7", "#1F4E78"), "green": ("#E2EFDA", "#375623")}.items()}
+
+    def cell(self, kind: str, total: bool = False):
+        key = (kind, total)
+        fmt = self.cells.get(key)
+        if fmt is None:
+            props = {**self.base, "border": 1, "border_color": "#BFBFBF"}
+            if kind in _NUM_FORMATS:
+                props["num_format"] = _NUM_FORMATS[kind]
+            if kind == "wrap":
+                props["text_wrap"] = True
+            if kind in ("center", "int"):
+                props["align"] = "center"
+            if total:
+                props.update(bold=True, top=6, top_color="#000000", bg_color="#F2F2F2")
+            fmt = self.cells[key] = self.wb.add_format(props)
+        return fmt
+
+
+class _Sheet:
+    """Writes rows cell by cell with the column's format, at a height that shows wrapped text.
+
+    Column widths must be known before a row is written (its height depends on them, and a
+    constant_memory sheet cannot go back): measure() every row first, then layout(), then put().
+    """
+
+    LINE = 13.5              # points per line of 10 pt text
+    PAD = 1.5                # column width units of padding
+
+    def __init__(self, ws, cols: list[_Col], fmts: _Formats):
+        self.ws, self.cols, self.fmts = ws, cols, fmts
+        self.measured = [0.0] * len(cols)
+        self.widths: list[float] = []
+        self.row = 1
+
+    def measure(self, values: list[Any]) -> None:
+        measured = self.measured
+        for c, (col, v) in enumerate(zip(self.cols, values)):
+            if v is None or v == "":
+                continue
+            w = max(_line_units(_shown(v, col.kind)))
+            if w > measured[c]:
+                measured[c] = w
+
+    def layout(self, header_height: float = 30) -> None:
+        self.widths = []
+        for c, col in enumerate(self.cols):
+            head = max(_units(part) for part in col.header.replace("（", "\n（").split("\n"))
+            width = round(min(col.cap, max(col.min, head, self.measured[c])) + self.PAD, 1)
+            self.widths.append(width)
+            self.ws.set_column(c, c, width)
+        self.ws.set_row(0, header_height)
+
+    def header(self) -> None:
+        for c, col in enumerate(self.cols):
+            self.ws.write_string(0, c, col.header, self.fmts.head)
+
+    def height(self, values: list[Any]) -> float | None:
+        lines = 1
+        for col, width, v in zip(self.cols, self.widths, values):
+            if col.kind != "wrap" or v is None or v == "":
+                continue
+            room = max(1.0, width - self.PAD)
+            n = sum(max(1, math.ceil(u / room)) for u in _line_units(_shown(v, col.kind)))
+            lines = max(lines, n)
+        return None if lines == 1 else min(409.0, round(lines * self.LINE + 2, 1))   # Excel's highest row
+
+    def put(self, row: int, values: list[Any], total: bool = False) -> None:
+        h = self.height(values)
+        if h is not None:
+            self.ws.set_row(row, h)
+        for c, (col, v) in enumerate(zip(self.cols, values)):
+            fmt = self.fmts.cell(col.kind, total)
+            if v is None or v == "" or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+                self.ws.write_blank(row, c, None, fmt)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.ws.write_number(row, c, v, fmt)
+            else:
+                self.ws.write_string(row, c, _clean(v), fmt)    # never a formula, whatever the text
+
+    def append(self, values: list[Any]) -> bool:
+        if self.row >= EXCEL_MAX_ROWS:
+            return False
+        self.put(self.row, values)
+        self.row += 1
+        return True
+
+
+def _print_setup(ws, title: str, last_col: int | None = None, last_row: int | None = None,
+                 unit: bool = False) -> None:
+    """A4 landscape, one page wide, the header row on every page, the title and page numbers."""
+    ws.set_landscape()
+    ws.set_paper(9)                  # A4
+    ws.fit_to_pages(1, 0)            # one page wide, as many tall as needed
+    ws.repeat_rows(0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    ws.set_header(f'&C&"{FONT},Bold"&12{_header_text(title)}' + (f'&R&"{FONT},Regular"&9金额单位：万元' if unit else ""))
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    if last_col is not None and last_row is not None:
+        ws.print_area(0, 0, last_row, last_col)
+
+
+@functools.lru_cache(maxsize=65536)
+def _line_units(text: str) -> tuple[float, ...]:
+    """_units of each line of `text` (cached: department, project and group names repeat on every row)."""
+    return tuple(_units(line) for line in text.split("\n"))
+
+
+def _units(text: str) -> float:
+    """Column-width units a line of 10 pt text needs: a CJK character 2 (宋体 10 pt is 1.86 in Excel),
+    anything else 1.1 (a little more than a digit, for bold and proportional fonts)."""
+    if text.isascii():
+        return 1.1 * len(text)
+    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+
+
+def _shown(v: Any, kind: str) -> str:
+    if v is None or v == "":
+        return ""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _shown_number(v, kind)
+    return _clean(v)
+
+
+def _header_text(text: str) -> str:
+    return text.replace("&", "&&")
+
+
+def _shown_number(v: float, kind: str) -> str:
+    if kind == "pct":
+        return f"{v * 100:.2f}%"
+    if kind == "amount":
+        return f"{v:,.2f}"
+    if kind == "score":
+        return f"{v:.2f}"
+    return f"{v:g}"
+
+
+def _created(created: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        return dt.datetime(2000, 1, 1)
+
+
+def _year_label(projects: list[_Project]) -> str:
+    years = {p.entry.year for p in projects}
+    return f"{years.pop()}年度" if len(years) == 1 else ""
+
+
+def _write(path: Path, created: str, manifest_path: Path, projects: list[_Project], stubs: list[_File],
+           spill: _Spill, result: ConsolidateResult, work: Path) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False, "tmpdir": str(work)})
+    year = _year_label(projects)
+    title = f"{year}预算项目绩效自评汇总"
+    wb.set_properties({"title": title, "subject": "预算绩效自评汇总", "author": "xlform",
+                       "company": "", "created": _created(created),
+                       "comments": f"xlform {__version__} · manifest {manifest_path.name}（{created}）"})
+    fmts = _Formats(wb)
+    grades = _grades(projects)
+    rows = _summary_rows(projects, result)
+    result.grades = {**{g: result.grades.get(g, 0) for g in grades}, **result.grades}
+    _write_summary(wb, fmts, title, rows, projects, result)
+    depts = _write_stats(wb, fmts, title, rows, grades, result)
+    per_dept: dict[str, int] = {}
+    for r in rows:
+        if r["grade"]:
+            per_dept[r["department"]] = per_dept.get(r["department"], 0) + 1
+    _write_charts(wb, fmts, title, depts, grades, _grade_note(projects), max(result.grades.values(), default=0),
+                  max(per_dept.values(), default=0))
+    _write_details(wb, fmts, title, projects, spill, result)
+    _write_issues(wb, fmts, title, projects, stubs, spill, result)
+    wb.worksheets()[0].activate()
+    wb.close()
+
+
+def _add_table(ws, name: str, cols: list[_Col], n_rows: int, totals: dict[str, dict], fmts: _Formats) -> None:
+    """An Excel table over the header, `n_rows` rows and a totals row; every totals cell styled alike."""
+    columns = []
+    for c in cols:
+        spec = {"header": c.header, "header_format": fmts.head, "format": fmts.cell(c.kind, total=True)}
+        spec.update(totals.get(c.header, {}))
+        if spec.get("total_function") == "count":
+            spec["format"] = fmts.count_total
+        columns.append(spec)
+    last = n_rows + 1
+    ws.add_table(0, 0, last, len(cols) - 1, {"name": name, "style": "Table Style Light 1", "total_row": True,
+                                             "columns": columns})
+    for i, c in enumerate(cols):
+        if c.header not in totals:
+            ws.write_blank(last, i, None, fmts.cell(c.kind, total=True))
+
+
+def _grades(projects: list[_Project]) -> list[str]:
+    seen: list[tuple[float, str]] = []
+    for p in projects:
+        if p.spec is not None:
+            for minimum, grade in p.spec.scoring.grades:
+                if grade not in [g for _, g in seen]:
+                    seen.append((minimum, grade))
+    return [g for _, g in sorted(seen, key=lambda x: -x[0])] or list(DEFAULT_GRADES)
+
+
+def _grade_note(projects: list[_Project]) -> str:
+    """'优 ≥90，良 ≥80，中 ≥60，差 <60' from the forms' own grade settings."""
+    bands: dict[str, float] = {}
+    for p in projects:
+        if p.spec is not None:
+            for minimum, grade in p.spec.scoring.grades:
+                bands.setdefault(grade, minimum)
+    ordered = sorted(bands.items(), key=lambda x: -x[1])
+    parts = [f"{g} ≥{m:g}" for g, m in ordered[:-1]]
+    if len(ordered) > 1:
+        parts.append(f"{ordered[-1][0]} <{ordered[-2][1]:g}")
+    return "，".join(parts) or "优 ≥90，良 ≥80，中 ≥60，差 <60"
+
+
+def _budget_fields(spec: FormSpec | None) -> list[str]:
+    if spec is None:
+        return []
+    return [f.name for f in (spec.fields_with_role("fund_total") or spec.fields_with_role("fund_budget"))]
+
+
+def _light(e: ManifestEntry, spec: FormSpec | None) -> ManifestEntry:
+    """The entry without its locked cells and indicators: identity, unit and issued budget only."""
+    fields = (e.project or {}).get("fields", {})
+    keep = {k: fields.get(k) for k in ["unit", *_budget_fields(spec)] if k in fields}
+    return dataclasses.replace(e, locked={}, project={"fields": keep})
+
+
+def _manifest_budget(p: _Project) -> float | None:
+    names = _budget_fields(p.spec)
+    return _real((p.entry.project or {}).get("fields", {}).get(names[0])) if names else None
+
+
+# ---- 汇总表
+
+SUMMARY_COLS = [
+    _Col("序号", "int", 6, 4), _Col("主管部门", "wrap", 16), _Col("项目实施单位", "wrap", 16),
+    _Col("项目编码", "text", 24), _Col("项目名称", "wrap", 26), _Col("表单", "center", 14),
+    _Col("资金总额", "amount", 14), _Col("全年执行数", "amount", 14), _Col("执行率", "pct", 10),
+    _Col("自评得分", "score", 9), _Col("复核得分", "score", 9), _Col("得分差异", "score", 9),
+    _Col("等级", "center", 6, 4), _Col("错误", "int", 6, 4), _Col("警告", "int", 6, 4),
+    _Col("状态", "center", 12), _Col("采用文件", "text", 60),
+]
+
+
+def _summary_rows(projects: list[_Project], result: ConsolidateResult) -> list[dict]:
+    rows = []
+    for n, p in enumerate(projects, start=1):
+        e, f = p.entry, p.primary
+        r = f.report if f else None
+        status = p.status
+        result.status[status] += 1
+        fields = (e.project or {}).get("fields", {})
+        funds = (r.funds or {}) if r else {}
+        score = r.score if r else None
+        total = _real(score["total"]) if score else None
+        own = _real(r.self_score) if r else None
+        budget = _real(funds.get("budget")) if funds.get("budget") is not None else _manifest_budget(p)
+        grade = score["grade"] if score else None
+        if grade:
+            result.grades[grade] = result.grades.get(grade, 0) + 1
+        rows.append({
+            "n": n, "department": e.department, "unit": str(fields.get("unit") or (r.unit if r else "") or ""),
+            "code": e.project_code, "name": e.project_name, "form": e.form_id, "budget": budget,
+            "executed": _real(funds.get("executed")), "rate": _real(funds.get("rate")), "self": own,
+            "score": total, "diff": round(total - own, 4) if total is not None and own is not None else None,
+            "grade": grade, "errors": f.counts[ERROR] if f else None, "warnings": f.counts[WARNING] if f else None,
+            "status": status, "file": f.name if f else None})
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    result.average_score = sum(scores) / len(scores) if scores else None
+    return rows
+
+
+def _write_summary(wb, fmts: _Formats, title: str, rows: list[dict], projects: list[_Project],
+                   result: ConsolidateResult) -> None:
+    ws = wb.add_worksheet(SUMMARY)
+    sheet = _Sheet(ws, SUMMARY_COLS, fmts)
+    keys = ["n", "department", "unit", "code", "name", "form", "budget", "executed", "rate", "self", "score",
+            "diff", "grade", "errors", "warnings", "status", "file"]
+    values = [[r[k] for k in keys] for r in rows]
+    for v in values:
+        sheet.measure(v)
+    last = len(rows) + 1                      # the totals row
+    executed_rows = [r for r in rows if r["executed"] is not None]
+    exec_sum = sum(r["executed"] for r in executed_rows)
+    exec_budget = sum(r["budget"] or 0 for r in executed_rows)
+
+    def avg(key):
+        vals = [r[key] for r in rows if r[key] is not None]
+        return sum(vals) / len(vals) if vals else 0
+
+    t = SUMMARY_TABLE
+    totals: dict[str, dict] = {
+        "序号": {"total_string": "合计"},
+        "项目编码": {"total_function": "count", "total_value": len(rows)},
+        "资金总额": {"total_function": "sum", "total_value": sum(r["budget"] or 0 for r in rows)},
+        "全年执行数": {"total_function": "sum", "total_value": exec_sum},
+        "执行率": {"total_function": f'IFERROR(SUMIFS({t}[全年执行数],{t}[全年执行数],"<>")'
+                                  f'/SUMIFS({t}[资金总额],{t}[全年执行数],"<>"),"")',
+                "total_value": exec_sum / exec_budget if exec_budget else ""},
+        "自评得分": {"total_function": "average", "total_value": avg("self")},
+        "复核得分": {"total_function": "average", "total_value": avg("score")},
+        "错误": {"total_function": "sum", "total_value": sum(r["errors"] or 0 for r in rows)},
+        "警告": {"total_function": "sum", "total_value": sum(r["warnings"] or 0 for r in rows)},
+    }
+    sheet.measure([totals.get(c.header, {}).get("total_value") for c in SUMMARY_COLS])
+    sheet.layout()
+    for i, v in enumerate(values, start=1):
+        sheet.put(i, v)
+    _add_table(ws, SUMMARY_TABLE, SUMMARY_COLS, len(rows), totals, fmts)
+    ws.freeze_panes(1, 0)
+    _status_colors(ws, fmts, SUMMARY_COLS, "状态", len(rows),
+                   ((MISSING, "grey"), (FAILED, "red"), (DUPLICATE, "amber"), (SUBMITTED, "green")))
+    _status_colors(ws, fmts, SUMMARY_COLS, "等级", len(rows), (("差", "red"),))
+
+    # notes below the table: what the table covers, and the files it leaves out
+    st = result.status
+    n_rejected = len(result.rejected)
+    notes = [
+        f"说明：本表列出 manifest 中的全部 {len(rows)} 个项目（按主管部门、项目编码排序）："
+        f"已提交 {st[SUBMITTED]}，重复提交 {st[DUPLICATE]}，校验未通过 {st[FAILED]}，未提交 {st[MISSING]}。",
+        f"共读取 {result.files} 个文件，其中 {result.files - n_rejected} 个对应到本批次的项目；"
+        f"{n_rejected} 个不是本批次下发的工作簿、无法读取或项目不在清单中，未计入本表，原因见“{ISSUES}”。",
+        "复核得分按评分规则计算，自评得分为部门填报，得分差异 = 复核得分 − 自评得分；"
+        "金额单位：万元；资金总额在国家表式中为全年预算数；执行率合计按已填报执行数的项目计算。",
+        "重复提交的项目采用：能评分的文件优先，其次错误最少、警告最少，再按文件名排序的第一个；"
+        f"每份文件的问题都列在“{ISSUES}”。",
+    ]
+    for i, text in enumerate(notes):
+        ws.write_string(last + 2 + i, 0, text, fmts.note)
+    _print_setup(ws, f"{title}表", last_col=len(SUMMARY_COLS) - 2, last_row=last + 1 + len(notes), unit=True)
+
+
+# ---- 部门统计
+
+def _stats_cols(grades: list[str]) -> list[_Col]:
+    return ([_Col("主管部门", "text", 30), _Col("项目数", "int", 7, 4), _Col("已提交", "int", 7, 4),
+             _Col("未提交", "int", 7, 4), _Col("重复提交", "int", 8, 4), _Col("校验未通过", "int", 8, 4),
+             _Col("平均自评得分", "score", 9), _Col("平均复核得分", "score", 9)]
+            + [_Col(g, "int", 6, 4) for g in grades]
+            + [_Col("资金总额", "amount", 14), _Col("全年执行数", "amount", 14),
+               _Col("执行率", "pct", 10)])
+
+
+def _write_stats(wb, fmts: _Formats, title: str, rows: list[dict], grades: list[str],
+                 result: ConsolidateResult) -> list[str]:
+    ws = wb.add_worksheet(STATS)
+    cols = _stats_cols(grades)
+    sheet = _Sheet(ws, cols, fmts)
+    by_dept: dict[str, list[dict]] = {}
+    for r in rows:
+        by_dept.setdefault(r["department"], []).append(r)
+    depts = sorted(by_dept)
+    values = []
+    for d in depts:
+        rs = by_dept[d]
+        scores = [r["score"] for r in rs if r["score"] is not None]
+        selfs = [r["self"] for r in rs if r["self"] is not None]
+        ex = [r for r in rs if r["executed"] is not None]
+        ex_budget = sum(r["budget"] or 0 for r in ex)
+        values.append([d, len(rs), sum(1 for r in rs if r["status"] != MISSING),
+                      sum(1 for r in rs if r["status"] == MISSING), sum(1 for r in rs if r["status"] == DUPLICATE),
+                      sum(1 for r in rs if r["status"] == FAILED),
+                      sum(selfs) / len(selfs) if selfs else None, sum(scores) / len(scores) if scores else None]
+                  + [sum(1 for r in rs if r["grade"] == g) for g in grades]
+                  + [sum(r["budget"] or 0 for r in rs), sum(r["executed"] for r in ex) if ex else None,
+                     sum(r["executed"] for r in ex) / ex_budget if ex_budget else None])
+    last = len(depts) + 1
+    t = SUMMARY_TABLE
+    n = len(rows)
+    selfs = [r["self"] for r in rows if r["self"] is not None]
+    ex = [r for r in rows if r["executed"] is not None]
+    ex_sum, ex_budget = sum(r["executed"] for r in ex), sum(r["budget"] or 0 for r in ex)
+    totals = {
+        "主管部门": {"total_string": "合计"},
+        "项目数": {"total_function": "sum", "total_value": n},
+        "已提交": {"total_function": "sum", "total_value": n - result.status[MISSING]},
+        "未提交": {"total_function": "sum", "total_value": result.status[MISSING]},
+        "重复提交": {"total_function": "sum", "total_value": result.status[DUPLICATE]},
+        "校验未通过": {"total_function": "sum", "total_value": result.status[FAILED]},
+        "平均自评得分": {"total_function": f'IFERROR(AVERAGE({t}[自评得分]),"")',
+                   "total_value": sum(selfs) / len(selfs) if selfs else ""},
+        "平均复核得分": {"total_function": f'IFERROR(AVERAGE({t}[复核得分]),"")',
+                   "total_value": result.average_score if result.average_score is not None else ""},
+        "资金总额": {"total_function": "sum", "total_value": sum(r["budget"] or 0 for r in rows)},
+        "全年执行数": {"total_function": "sum", "total_value": ex_sum},
+        "执行率": {"total_function": f'IFERROR(SUMIFS({t}[全年执行数],{t}[全年执行数],"<>")'
+                                  f'/SUMIFS({t}[资金总额],{t}[全年执行数],"<>"),"")',
+                "total_value": ex_sum / ex_budget if ex_budget else ""},
+    }
+    for g in grades:
+        totals[g] = {"total_function": "sum", "total_value": result.grades.get(g, 0)}
+    for v in values + [[totals.get(c.header, {}).get("total_value") for c in cols]]:
+        sheet.measure(v)
+    sheet.layout()
+    for i, v in enumerate(values, start=1):
+        sheet.put(i, v)
+    _add_table(ws, STATS_TABLE, cols, len(depts), totals, fmts)
+    ws.freeze_panes(1, 1)
+    _print_setup(ws, f"{title}·部门统计", unit=True)
+    return depts
+
+
+# ---- 图表
+
+GRADE_COLORS = {"优": "#70AD47", "良": "#5B9BD5", "中": "#FFC000", "差": "#C00000"}
+_PALETTE = ["#70AD47", "#5B9BD5", "#FFC000", "#C00000", "#7F7F7F", "#A5A5A5"]
+
+
+def _count_unit(largest: int) -> int:
+    """A whole-number axis step for counts, 1, 2 or 5 × 10^k, for about five gridlines."""
+    raw = max(1.0, largest / 5)
+    tens = 10 ** math.floor(math.log10(raw))
+    return int(next(m * tens for m in (1, 2, 5, 10) if m * tens >= raw))
+
+
+def _write_charts(wb, fmts: _Formats, title: str, depts: list[str], grades: list[str], grade_note: str,
+                  grade_total: int, dept_largest: int) -> None:
+    ws = wb.add_worksheet(CHARTS)
+    ws.hide_gridlines(2)
+    ws.write_string(0, 0, f"{title}·图表", fmts.title)
+    ws.write_string(1, 0, f"数据来自“{STATS}”工作表；等级按复核得分评定（{grade_note}）。", fmts.note)
+    cols = _stats_cols(grades)
+    headers = [c.header for c in cols]
+    g0 = headers.index(grades[0])
+    total_row = len(depts) + 1
+    font = {"name": FONT, "size": 10}
+    title_font = {"name": FONT, "size": 12, "bold": True}
+    colors = [GRADE_COLORS.get(g, _PALETTE[i % len(_PALETTE)]) for i, g in enumerate(grades)]
+
+    # 1. grade distribution over all projects: the totals row of 部门统计
+    col = wb.add_chart({"type": "column"})
+    col.add_series({
+        "name": "项目数",
+        "categories": [STATS, 0, g0, 0, g0 + len(grades) - 1],
+        "values": [STATS, total_row, g0, total_row, g0 + len(grades) - 1],
+        "points": [{"fill": {"color": c}, "border": {"none": True}} for c in colors],
+        "data_labels": {"value": True, "font": font},
+        "gap": 60,
+    })
+    col.set_title({"name": "复核等级分布（项目数）", "name_font": title_font})
+    col.set_legend({"none": True})
+    col.set_x_axis({"num_font": font})
+    col.set_y_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+                    "min": 0, "major_unit": _count_unit(grade_total)})
+    col.set_size({"width": 480, "height": 320})
+    ws.insert_chart(3, 0, col, {"x_offset": 4, "y_offset": 4})
+
+    # 2. average 复核得分 by department
+    avg_col = headers.index("平均复核得分")
+    bar = wb.add_chart({"type": "bar"})
+    bar.add_series({
+        "name": "平均复核得分",
+        "categories": [STATS, 1, 0, max(1, len(depts)), 0],
+        "values": [STATS, 1, avg_col, max(1, len(depts)), avg_col],
+        "fill": {"color": "#5B9BD5"}, "border": {"none": True},
+        "data_labels": {"value": True, "num_format": "0.00", "font": font},
+        "gap": 50,
+    })
+    bar.set_title({"name": "各主管部门平均复核得分", "name_font": title_font})
+    bar.set_legend({"none": True})
+    bar.set_x_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": font,
+                    "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+    bar.set_y_axis({"reverse": True, "num_font": font})
+    height = max(320, 60 + 34 * len(depts))
+    bar.set_size({"width": 560, "height": height})
+    ws.insert_chart(3, 8, bar, {"x_offset": 4, "y_offset": 4})
+
+    # 3. grades per department, stacked
+    stack = wb.add_chart({"type": "bar", "subtype": "stacked"})
+    for i, g in enumerate(grades):
+        stack.add_series({
+            "name": [STATS, 0, g0 + i],
+            "categories": [STATS, 1, 0, max(1, len(depts)), 0],
+            "values": [STATS, 1, g0 + i, max(1, len(depts)), g0 + i],
+            "fill": {"color": colors[i]}, "border": {"none": True}, "gap": 50,
+        })
+    stack.set_title({"name": "各主管部门复核等级构成（项目数）", "name_font": title_font})
+    stack.set_legend({"position": "bottom", "font": font})
+    stack.set_x_axis({"num_font": font, "min": 0, "major_unit": _count_unit(dept_largest), "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+    stack.set_y_axis({"reverse": True, "num_font": font})
+    stack.set_size({"width": 480, "height": max(300, 80 + 30 * len(depts))})
+    ws.insert_chart(21, 0, stack, {"x_offset": 4, "y_offset": 4})
+
+    ws.set_column(0, 20, 8.5)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 1)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+# ---- 指标明细
+
+DETAIL_COLS = [
+    _Col("主管部门", "wrap", 16), _Col("项目编码", "text", 24), _Col("项目名称", "wrap", 22),
+    _Col("序号", "int", 5, 4), _Col("一级指标", "wrap", 12), _Col("二级指标", "wrap", 12),
+    _Col("指标内容", "wrap", 30), _Col("指标值", "wrap", 16), _Col("实际完成值", "wrap", 16),
+    _Col("完成率", "pct", 10), _Col("分值", "score", 7), _Col("得分", "score", 7),
+    _Col("原因说明", "wrap", 26), _Col("状态", "center", 8),
+]
+
+
+def _detail_rows(projects: list[_Project], spill: _Spill) -> Iterator[list[Any]]:
+    for p in projects:
+        f = p.primary
+        if f is None or not f.scored:
+            continue
+        e = p.entry
+        for (n, level1, level2, name, target, actual, completion, points, score, reason,
+             status) in spill.indicators(f.seq):
+            na = status == "na"
+            yield [e.department, e.project_code, e.project_name, n, level1, level2, name, target, actual,
+                   completion, None if na else points, None if na else score, reason,
+                   INDICATOR_STATUS.get(status, status)]
+
+
+def _write_details(wb, fmts: _Formats, title: str, projects: list[_Project], spill: _Spill,
+                   result: ConsolidateResult) -> None:
+    ws = wb.add_worksheet(DETAIL, worksheet_class=_StreamingWorksheet)
+    result.indicator_rows = _stream(ws, DETAIL_COLS, fmts, lambda: _detail_rows(projects, spill), result)
+    _status_colors(ws, fmts, DETAIL_COLS, "状态", result.indicator_rows, (
+        ("未达成", "red"), ("超支", "red"), ("未填", "red"), ("需复核", "amber"), ("无法识别", "amber"),
+        ("待确认", "blue"), ("不适用", "grey")))
+    ws.freeze_panes(1, 3)
+    _print_setup(ws, f"{title}·指标明细")
+
+
+# ---- 问题清单
+
+ISSUE_COLS = [
+    _Col("主管部门", "wrap", 16), _Col("项目编码", "text", 24), _Col("项目名称", "wrap", 20),
+    _Col("文件", "wrap", 34), _Col("工作表", "center", 10), _Col("单元格", "center", 7, 5),
+    _Col("代码", "center", 7, 5), _Col("级别", "center", 5, 4), _Col("规则", "wrap", 18),
+    _Col("说明", "wrap", 60),
+]
+
+
+def _issue_rows(order: list[tuple[_File, ManifestEntry | None]], spill: _Spill) -> Iterator[list[Any]]:
+    for f, entry in order:
+        dept = entry.department if entry else ""
+        code = entry.project_code if entry else (f.report.project_code or "")
+        name = entry.project_name if entry else ""
+        for code_, severity, message, sheet, cell in spill.findings(f.seq):
+            rule = CATALOGUE.get(code_)
+            yield [dept, code, name, f.name, sheet, cell, code_, SEVERITY_ZH.get(severity, severity),
+                   rule.title if rule else "", message]
+
+
+def _write_issues(wb, fmts: _Formats, title: str, projects: list[_Project], stubs: list[_File], spill: _Spill,
+                  result: ConsolidateResult) -> None:
+    ws = wb.add_worksheet(ISSUES, worksheet_class=_StreamingWorksheet)
+    order: list[tuple[_File, ManifestEntry | None]] = []
+    for p in projects:                       # each project's files, the one 汇总表 uses first
+        rest = sorted((f for f in p.files if f is not p.primary), key=_File.sort_key)
+        order += [(f, p.entry) for f in ([p.primary] if p.primary else []) + rest]
+    order += [(f, None) for f in sorted((s for s in stubs if not s.in_manifest), key=_File.sort_key)]
+    result.finding_rows = _stream(ws, ISSUE_COLS, fmts, lambda: _issue_rows(order, spill), result)
+    _status_colors(ws, fmts, ISSUE_COLS, "级别", result.finding_rows,
+                   (("错误", "red"), ("警告", "amber"), ("提示", "blue")))
+    ws.freeze_panes(1, 0)
+    _print_setup(ws, f"{title}·问题清单")
+
+
+def _stream(ws, cols: list[_Col], fmts: _Formats, rows: Callable[[], Iterator[list[Any]]],
+            result: ConsolidateResult) -> int:
+    """Write a long sheet in two passes over the spilled rows: widths first, then the rows in order."""
+    sheet = _Sheet(ws, cols, fmts)
+    for values in rows():
+        sheet.measure(values)
+    sheet.layout()
+    sheet.header()
+    written = 0
+    for values in rows():
+        if sheet.append(values):
+            written += 1
+        else:
+            result.truncated_rows += 1
+    ws.autofilter(0, 0, max(sheet.row - 1, 0), len(cols) - 1)
+    return written
+
+
+def _status_colors(ws, fmts: _Formats, cols: list[_Col], header: str, n_rows: int,
+                   colors: tuple[tuple[str, str], ...]) -> None:
+    if n_rows <= 0:
+        return
+    col = xl_col_to_name([c.header for c in cols].index(header))
+    for text, color in colors:
+        ws.conditional_format(f"{col}2:{col}{n_rows + 1}", {"type": "cell", "criteria": "==",
+                                                           "value": f'"{text}"', "format": fmts.fills[color]})
+
+
+__all__ = ["consolidate", "ConsolidateResult", "SUMMARY", "STATS", "CHARTS", "DETAIL", "ISSUES"]
