@@ -284,7 +284,8 @@ def test_protection_removed_is_XF202(manifest, tmp_path):
     ("execution_rate", "很多", "E16", ["很多", "百分比"]),
     ("execution_rate", 95.0, "E16", ["9500%", "1000%"]),          # 95 typed where 95% was meant
     ("fund_central", -5.0, "F8", ["-5", "超出允许范围"]),
-    ("fund_central", "-5", "F8", ["-5", "不是数字"]),
+    ("fund_central", "-5", "F8", ["-5", "超出允许范围"]),   # a number stored as text reads as that number
+    ("fund_central", "九十万", "F8", ["九十万", "不是数字"]),
     ("start_date", "2021.01.01", "C13", ["2021.01.01", "不是日期"]),
     ("start_date", dt.datetime(1999, 12, 31), "C13", ["1999-12-31", "超出允许范围"]),
     ("self_score", 120.0, "C16", ["120", "超出允许范围"]),

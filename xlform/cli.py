@@ -32,6 +32,10 @@ def _friendly(fn):
         except KeyboardInterrupt:
             click.echo("已中断。", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # `xlform validate … | head`: the reader left; that is not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks

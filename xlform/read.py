@@ -10,6 +10,7 @@ never written.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import posixpath
 import re
 import struct
@@ -63,6 +64,8 @@ class SheetData:
         r, c = row - self.start[0], col - self.start[1]
         if 0 <= r < len(self.rows) and 0 <= c < len(self.rows[r]):
             v = self.rows[r][c]
+            if isinstance(v, float) and not math.isfinite(v):
+                return "#NUM!"     # NaN/INF in the XML: no spreadsheet stores it; Excel shows #NUM!
             return None if v == "" else v
         return None
 

@@ -172,6 +172,22 @@ def _pct(x: float) -> str:
     return f"{x * 100:.4f}".rstrip("0").rstrip(".") + "%"
 
 
+def _number_in(v: Any, *, percent: bool) -> float | None:
+    """A number as the cell holds it; a number stored as text ("91.56", "95%") reads the same."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    text = str(v).strip().replace(",", "").replace("，", "")
+    scale = 1.0
+    if percent and text.endswith(("%", "％")):
+        text, scale = text[:-1], 0.01
+    try:
+        return float(text) * scale
+    except ValueError:
+        return None
+
+
 def check_inputs(ctx: Context) -> None:
     """Re-check every input against its cell's data validation: a paste (or another program) skips it."""
     spec = ctx.layout.spec
@@ -186,7 +202,7 @@ def check_inputs(ctx: Context) -> None:
         kind = rule.get("type")
         show_n = _pct if f.input == "percent" else _num
         if kind in ("decimal", "integer"):
-            number = v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            number = _number_in(v, percent=f.input == "percent")
             if number is None or (kind == "integer" and not float(number).is_integer()):
                 what = "百分比" if f.input == "percent" else ("整数" if kind == "integer" else "数字")
                 ctx.add("XF305", f"“{f.label}”填写的“{show(v)}”不是{what}，该单元格只接受{what}"

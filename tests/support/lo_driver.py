@@ -14,7 +14,9 @@ Stdlib + ``uno`` only.  JOB.json::
         {"name": "ind_03_actual", "value": 0.95, "how": "number"},
         {"sheet": "...", "cell": "...", "value": "=1+1", "how": "formula"},
         {"sheet": "...", "cell": "...", "value": "2021-12-31", "how": "date"},
-        {"sheet": "...", "cell": "...", "value": "abc", "how": "paste"}],
+        {"sheet": "...", "cell": "...", "value": "abc", "how": "paste"},
+        {"sheet": "...", "row": 20, "count": 2, "how": "insert_rows"},
+        {"sheet": "...", "row": 20, "count": 1, "how": "delete_rows"}],
      "unprotect": false, "unprotect_password": null,
      "report": "/abs/report.json",
      # optional:
@@ -52,6 +54,10 @@ What each ``how`` does (UNO has no "keyboard"; these are the closest equivalents
   ``setValue`` for int/float.  The cell's number format is kept (bare ``setString`` would
   switch it to Text "@").  This is the closest UNO equivalent; data validation in
   LibreOffice only fires on UI input anyway, so ``type`` skips it too.
+* ``insert_rows`` / ``delete_rows`` -- no ``cell``/``value``: ``row`` (1-based; inserted rows go
+  above it) and ``count``, via ``sheet.getRows().insertByIndex/removeByIndex`` (like Insert >
+  Rows Above / Delete Rows: defined names, merges and formulas move).  Refused as
+  ``"protected"`` on a protected sheet unless ``unprotect``.
 
 An edit addresses a cell by ``sheet`` + ``cell`` (A1; ``sheet`` omitted = first sheet) or by
 ``name``: a workbook-level defined name (document.NamedRanges), else a sheet-scoped one; a
@@ -95,6 +101,7 @@ FILTERS = {
     "xls": "MS Excel 97",
 }
 HOWS = ("type", "number", "formula", "date", "paste")
+ROW_HOWS = ("insert_rows", "delete_rows")
 
 CONNECT_TIMEOUT = 60.0
 
@@ -371,9 +378,69 @@ def _set_excel_formula(doc, cell, formula: str) -> None:
     cell.setTokens(parser.parseFormula(formula, cell.getCellAddress()))
 
 
+def _unprotect(sheet, sheet_name: str, idx: int, password: str, unprotected: list[str]) -> None:
+    # A sheet protected without a password only accepts "" (observed: it raises
+    # IllegalArgumentException for any other string), so try both.
+    for candidate in dict.fromkeys([password, ""]):
+        try:
+            sheet.unprotect(candidate)
+        except Exception:
+            continue
+        if not sheet.isProtected():
+            break
+    if sheet.isProtected():
+        raise RuntimeError(
+            f"edit #{idx}: could not unprotect sheet {sheet_name!r}: wrong password "
+            f"(tried {'the given password and ' if password else ''}an empty one)")
+    unprotected.append(sheet_name)
+
+
+def _apply_rows(doc, edit: dict, idx: int, unprotect: bool, password: str,
+                unprotected: list[str]) -> dict:
+    """insert_rows / delete_rows: like Insert > Rows Above / Delete Rows in the UI.
+
+    ``row`` is the 1-based row number (new rows go above it; deleted rows start at it),
+    ``count`` how many (default 1).  Defined names, merged ranges and formulas move with the
+    cells, as in the UI.  A protected sheet refuses it (the templates do not allow inserting
+    or deleting rows) unless the job has ``unprotect``.
+    """
+    how = edit["how"]
+    sheets = doc.Sheets
+    sheet_name = edit.get("sheet")
+    if sheet_name is None:
+        sheet = sheets.getByIndex(0)
+    elif sheets.hasByName(str(sheet_name)):
+        sheet = sheets.getByName(str(sheet_name))
+    else:
+        raise JobError(f"edit #{idx}: no sheet {sheet_name!r} (sheets: {list(sheets.getElementNames())})")
+    try:
+        row = int(edit["row"])
+        count = int(edit.get("count", 1))
+    except (KeyError, TypeError, ValueError):
+        raise JobError(f"edit #{idx}: {how} needs an integer 'row' (1-based) and optional 'count'") from None
+    if row < 1 or count < 1:
+        raise JobError(f"edit #{idx}: {how} needs row >= 1 and count >= 1")
+    name = sheet.getName()
+    rec = {"index": idx, "sheet": name, "how": how, "row": row, "count": count}
+    if sheet.isProtected():
+        if not unprotect:
+            rec.update(applied=False, error="protected")
+            return rec
+        _unprotect(sheet, name, idx, password, unprotected)
+    rows = sheet.getRows()
+    if how == "insert_rows":
+        rows.insertByIndex(row - 1, count)
+    else:
+        rows.removeByIndex(row - 1, count)
+    rec["applied"] = True
+    return rec
+
+
 def _apply_edit(doc, edit: dict, idx: int, unprotect: bool, password: str,
                 unprotected: list[str]) -> dict:
     how = edit.get("how", "type")
+    if how in ROW_HOWS:
+        return _apply_rows(doc, edit, idx, unprotect, password, unprotected)
     if how not in HOWS:
         raise JobError(f"edit #{idx}: unknown how={how!r} (one of {HOWS})")
     if "value" not in edit:
@@ -386,20 +453,7 @@ def _apply_edit(doc, edit: dict, idx: int, unprotect: bool, password: str,
 
     if sheet.isProtected():
         if unprotect:
-            # A sheet protected without a password only accepts "" (observed: it raises
-            # IllegalArgumentException for any other string), so try both.
-            for candidate in dict.fromkeys([password, ""]):
-                try:
-                    sheet.unprotect(candidate)
-                except Exception:
-                    continue
-                if not sheet.isProtected():
-                    break
-            if sheet.isProtected():
-                raise RuntimeError(
-                    f"edit #{idx}: could not unprotect sheet {sheet_name!r}: wrong password "
-                    f"(tried {'the given password and ' if password else ''}an empty one)")
-            unprotected.append(sheet_name)
+            _unprotect(sheet, sheet_name, idx, password, unprotected)
         elif cell.CellProtection.IsLocked:
             rec.update(applied=False, error="protected")
             return rec
@@ -476,6 +530,8 @@ def run_job(job: dict, office: Office, report: dict) -> None:
         if job.get("recalc", True):
             doc.calculateAll()
         for rec in results:  # read back after recalculation
+            if "cell" not in rec:
+                continue
             sheet = doc.Sheets.getByName(rec["sheet"])
             rec["result"] = _read_back(doc, sheet.getCellRangeByName(rec["cell"]))
         report["edits"] = results
