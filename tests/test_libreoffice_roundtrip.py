@@ -59,7 +59,7 @@ A_EDITS = [
 C_EDITS = [
     {"name": "xf_execution_rate", "value": "很多", "how": "paste"},     # text into a percent cell
     {"name": "xf_fund_central", "value": -5, "how": "paste"},           # a negative amount
-    {"name": "xf_fund_region", "value": "-5", "how": "paste"},          # the text "-5"
+    {"name": "xf_fund_region", "value": "-5", "how": "paste"},          # the text "-5": a number stored as text, read as -5 and out of range
     {"name": "xf_ind_003_target", "value": "≥30套", "how": "type"},     # locked: needs unprotect
 ]
 
@@ -183,7 +183,7 @@ def test_values_pasted_past_validation_are_caught(lo):
     assert set(hits) == {"E16", "F8", "F9"}, r.findings
     assert "很多" in hits["E16"].message and "百分比" in hits["E16"].message
     assert "-5" in hits["F8"].message and "超出允许范围" in hits["F8"].message
-    assert "-5" in hits["F9"].message and "不是数字" in hits["F9"].message
+    assert "-5" in hits["F9"].message and "超出允许范围" in hits["F9"].message
     assert r.score["execution_score"] == 0.0                # an unreadable rate earns nothing
     assert not r.valid
 

@@ -54,7 +54,7 @@ class Value:
         if self.kind == "number" and self.number is not None:
             return sign + _fmt_number(self.number, self.unit) + (self.unit or "")
         if self.kind == "date" and self.date is not None:
-            return f"{sign}{self.date.year}年{self.date.month}月{self.date.day}日"
+            return f"{sign}{self.date.year:04d}年{self.date.month}月{self.date.day}日"
         if self.kind == "tier" and self.tier is not None:
             return TIERS[self.tier]
         if self.kind == "na":
@@ -91,6 +91,7 @@ _MEASURES = ("家 套 项 次 人 个 天 件 户 台 份 名 位 条 场 期 �
              "块 株 棵 只 头 盏 笔 宗 轮 门 级 课时 学时 人次 户次 台次 批次 场次 分 倍 岁 年 个月 周 "
              "日 小时 分钟 秒 工作日 百分点 米 平方米 立方米 公里 千克 克 吨 亩 公顷 GB TB MB").split()
 _UNITS = sorted([*_MONEY, *_ALIASES, *_MEASURES], key=len, reverse=True)
+_UNIT_FIRST = {u[0] for u in _UNITS}
 
 # comparator words; "~" marks an approximation (no comparator), "" a neutral word
 _PREFIX = {"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=",
@@ -105,6 +106,14 @@ _SUFFIX = {"及以上": ">=", "以上": ">=", "及以下": "<=", "以下": "<=",
            "内": "<=", "左右": "~", "上下": "~", "完成": ""}
 # verbs that may stand before a Chinese numeral (完成三项); other Han text before 一/三/十 is prose
 _VERBS = {w: "" for w in "完成 实现 累计 共计 合计 共 开展 举办 组织 新增 建成 采购 购买 支付".split()}
+
+
+def _longest_first(words: dict) -> dict:
+    return dict(sorted(words.items(), key=lambda kv: -len(kv[0])))
+
+
+_PREFIX, _SUFFIX, _VERBS = _longest_first(_PREFIX), _longest_first(_SUFFIX), _longest_first(_VERBS)
+_WORD_ENDS = {w[-1] for w in (*_PREFIX, *_VERBS)}
 _CMP_WORDS = [w for w in {**_PREFIX, **_SUFFIX} if len(w) > 1 and _PREFIX.get(w, _SUFFIX.get(w))]
 _NA = {"无", "无此项", "无此指标", "不适用", "不涉及", "n/a", "na"}
 _MAX_WORDS = 8  # longest verb/noun accepted around a number (涉及参保职工 is 6)
@@ -118,18 +127,24 @@ _EDGE_PUNCT = ",.;:!?、。\"'“”‘’"
 _TOKEN = re.compile(rf"(?P<a>(?:(?<![\d%.])[+-])?\d+(?:\.\d+)?)|(?P<c>[{_CN_CHARS}]+)")
 _MULTIPLIER = re.compile(r"[十百千]?[万亿]|[百千]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_YEAR = r"((?:19|20)\d\d)"
-_DATE_FULL = re.compile(_YEAR + r"[年.\-/](\d{1,2})[月.\-/](\d{1,2})[日号]?")
-_DATE_MONTH = re.compile(_YEAR + r"(?:年(\d{1,2})月份?|[\-/](\d{1,2})|\.(\d{1,2}))[底末]?")
+_SEP_YEAR = r"(?P<y>(?:19|20)\d\d)"  # 2021.12 is a date, 3000.12 a number; with 年 any 4 digits
+_DATE_PATTERNS = [re.compile(p) for p in (  # tried in order; a missing year comes from the argument
+    r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?",
+    _SEP_YEAR + r"([.\-/])(?P<m>\d{1,2})\2(?P<d>\d{1,2})",
+    r"(?P<y>\d{4})年(?P<m>\d{1,2})月份?[底末]?",
+    _SEP_YEAR + r"[.\-/](?P<m>\d{1,2})[底末]?",
+    _SEP_YEAR + r"年[底末]?",
+    r"(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]",
+    r"(?P<m>\d{1,2})月份?[底末]?",
+    r"年[底末内]",
+)]
 _DOT_MONTH = re.compile(r"(?:19|20)\d\d\.\d\d?")
-_DATE_YEAR = re.compile(_YEAR + r"年[底末]?")
-_MONTH_DAY = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
-_MONTH = re.compile(r"(\d{1,2})月份?[底末]?")
 _CN_MONTH = re.compile(r"(?<![一二三四五六七八九十])([一二三四五六七八九十]{1,3})(?=月)")
-_DATE_PREFIX = {"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=", "不晚于": "<=", "不早于": ">=",
-                "截止到": "", "截至": "", "截止": "", "完成于": "", "于": "", "在": ""}
-_DATE_SUFFIX = {"之前": "<=", "以前": "<=", "前": "<=", "之后": ">=", "以后": ">=", "后": ">=",
-                "完成": ""}
+_DATE_PREFIX = _longest_first({"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=",
+                               "不晚于": "<=", "不早于": ">=", "截止到": "", "截至": "", "截止": "",
+                               "完成于": "", "于": "", "在": ""})
+_DATE_SUFFIX = _longest_first({"完成": "", "之前": "<=", "以前": "<=", "前": "<=",
+                               "之后": ">=", "以后": ">=", "后": ">="})
 
 
 # ---------------------------------------------------------------- entry points
@@ -228,7 +243,7 @@ def _percent_words(m: re.Match) -> str:
 def _parse_text(text: str, year: int | None) -> Value:
     s = _normalise(text)
     core = s.rstrip(_EDGE_PUNCT).lstrip(_EDGE_PUNCT.replace(".", ""))  # keep the . of .5
-    if core.lower() in _NA or (s and all(ch in "/\\-—–―─_" for ch in s)):
+    if core.lower() in _NA or (core and all(ch in "/\\-—–―─_" for ch in core)):
         return Value("na", text=text)
     key = re.sub(r"[\W_]", "", core)
     if key in TIERS:
@@ -250,14 +265,15 @@ def _parse_text(text: str, year: int | None) -> Value:
 
 
 def _cut_end(s: str, words: dict) -> tuple[str, str | None]:
-    for w in sorted(words, key=len, reverse=True):
+    """Remove the longest word of ``words`` (longest-first dicts) that ends ``s``."""
+    for w in words:
         if s.endswith(w):
             return s[: -len(w)], words[w]
     return s, None
 
 
 def _cut_start(s: str, words: dict) -> tuple[str, str | None]:
-    for w in sorted(words, key=len, reverse=True):
+    for w in words:
         if s.startswith(w):
             return s[len(w):], words[w]
     return s, None
@@ -298,6 +314,8 @@ def _find_quantities(s: str) -> list[tuple[int, int, Decimal, str | None]]:
 
 
 def _take_unit(s: str, i: int) -> tuple[str | None, int]:
+    if s[i:i + 1] not in _UNIT_FIRST:
+        return None, i
     for u in _UNITS:
         if s.startswith(u, i):
             return u, i + len(u)
@@ -305,25 +323,28 @@ def _take_unit(s: str, i: int) -> tuple[str | None, int]:
 
 
 def _cn_is_quantity(s: str, start: int, end: int, unit: str | None) -> bool:
-    """一/三/十 inside prose (统一项目, 进一步) is not a quantity: the numeral must open the text,
-    follow a comparator, a listed verb or punctuation, and carry a unit or end the text."""
+    """一/三/十 inside prose (统一项目, 进一步) is not a quantity: the numeral must carry a unit
+    or end the text, and open the text or follow a comparator, a listed verb or punctuation."""
+    if unit is not None:  # 一次性 is a word, not one 次 of something
+        if s[end + len(unit):end + len(unit) + 1] in ("性", "式", "化"):
+            return False
+    elif len(s) - end > 10 or _cut_end_repeated(s[end:], _SUFFIX) != "":
+        return False
     window = s[max(0, start - 12):start]
+    if window and window[-1] not in _WORD_ENDS and _HAN.fullmatch(window[-1]):
+        return False  # fast path for long prose
     rest = window
     for table in (_PREFIX, _VERBS, _PREFIX):
         rest, _ = _cut_end(rest, table)
     if rest:
-        if _HAN.fullmatch(rest[-1]):
-            return False
-    elif start > len(window):  # window filled with comparator words and more text before
-        return False
-    if unit is not None:  # 一次性 is a word, not one 次 of something
-        return s[end + len(unit):end + len(unit) + 1] not in ("性", "式", "化")
-    if len(s) - end > 10:
-        return False
-    tail = s[end:]
+        return not _HAN.fullmatch(rest[-1])
+    return start == len(window)  # else the window was all comparator words, with text before
+
+
+def _cut_end_repeated(s: str, words: dict) -> str:
     for _ in range(3):
-        tail, _c = _cut_end(tail, _SUFFIX)
-    return tail == ""
+        s, _c = _cut_end(s, words)
+    return s
 
 
 def _single_quantity(core: str, text: str, token) -> Value:
@@ -399,22 +420,13 @@ def _parse_date(core: str, text: str, year: int | None) -> Value | None:
     for _ in range(2):  # 12月底前完成: peel 完成, then 前
         body, c = _cut_end(body, _DATE_SUFFIX)
         c_post = c or c_post
-    y = m = d = None
-    if hit := _DATE_FULL.fullmatch(body):
-        y, m, d = hit.groups()
-    elif hit := _DATE_MONTH.fullmatch(body):
-        y, m = hit.group(1), hit.group(2) or hit.group(3) or hit.group(4)
-    elif hit := _DATE_YEAR.fullmatch(body):
-        y, m = hit.group(1), 12
-    elif hit := _MONTH_DAY.fullmatch(body):
-        y, m, d = year, *hit.groups()
-    elif hit := _MONTH.fullmatch(body):
-        y, m = year, hit.group(1)
-    elif body in ("年底", "年末", "年内"):
-        y, m = year, 12
-        c_post = c_post or ("<=" if body == "年内" else None)
-    else:
+    hit = next((h for p in _DATE_PATTERNS if (h := p.fullmatch(body))), None)
+    if hit is None:
         return None
+    parts = hit.groupdict()
+    y, m, d = parts.get("y") or year, parts.get("m") or 12, parts.get("d")
+    if body == "年内":
+        c_post = c_post or "<="
     if c_pre and c_post and c_pre != c_post:
         return _bad(text, "比较符矛盾")
     if y is None:
