@@ -56,9 +56,6 @@ class ScoreResult:
     indicators: list[IndicatorResult] = field(default_factory=list)
 
 
-EXCESS_RATIO = 1.2
-
-
 def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
@@ -140,7 +137,7 @@ def evaluate(row: IndicatorRow, actual_raw: Any, reason_raw: Any, layout: Layout
             res.status, res.ratio = (MET, 1.0) if a >= t else (SHORT, 0.0)
         elif a + 1e-9 >= t:
             res.status, res.ratio = MET, 1.0
-            res.excess = a > EXCESS_RATIO * t
+            res.excess = a > s.excess_ratio * t
         else:
             res.status, res.ratio = SHORT, max(0.0, a / t)
     return res

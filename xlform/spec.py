@@ -138,6 +138,7 @@ class Scoring:
     tier_ratios: tuple[float, ...]
     prose_tier: int
     not_comparable_ratio: float
+    excess_ratio: float
     late_date_ratio: float
     self_score_tolerance: float
     grades: tuple[tuple[float, str], ...]   # (min score, grade), highest first
@@ -640,7 +641,8 @@ def _indicators(r: _Reader, raw: Any, ncols: int, styles: dict) -> IndicatorSpec
 def _scoring(r: _Reader, raw: Any, fields: dict) -> Scoring:
     key = "scoring"
     d = r.mapping(raw, key, {"total", "execution", "explain_execution_below", "tier_ratios", "prose_tier",
-                             "not_comparable_ratio", "late_date_ratio", "self_score_tolerance", "grades"},
+                             "not_comparable_ratio", "late_date_ratio", "self_score_tolerance", "grades",
+                             "excess_ratio"},
                   {"execution", "grades"})
     ex = r.mapping(d["execution"], f"{key}.execution", {"points", "rate", "budget", "executed"}, {"points"})
     for k in ("rate", "budget", "executed"):
@@ -668,6 +670,7 @@ def _scoring(r: _Reader, raw: Any, fields: dict) -> Scoring:
         tier_ratios=tuple(float(x) for x in ratios),
         prose_tier=int(r.number(d.get("prose_tier", 0), f"{key}.prose_tier")),
         not_comparable_ratio=r.number(d.get("not_comparable_ratio", 1.0), f"{key}.not_comparable_ratio"),
+        excess_ratio=r.number(d.get("excess_ratio", 1.2), f"{key}.excess_ratio", minimum=1),
         late_date_ratio=r.number(d.get("late_date_ratio", 0.0), f"{key}.late_date_ratio"),
         self_score_tolerance=r.number(d.get("self_score_tolerance", 0.5), f"{key}.self_score_tolerance"),
         grades=tuple(grades))
