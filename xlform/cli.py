@@ -137,7 +137,8 @@ def inspect_cmd(file: str, as_json: bool) -> None:
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
         return
     click.echo(f"文件：{info['file']}")
-    click.echo(f"表单：{info['form']['id']}  版本：{info['form']['version']}  项目编码：{info['project_code']}")
+    click.echo(f"表单：{info['form']['id']}  版本：{info['form']['version']}  "
+               f"项目编码：{info['project_code'] or '（空白表）'}")
     click.echo(f"工作表保护：{'是' if info['protected'] else '否'}   字段：{len(info['fields'])} 个"
                + (f"   缺少名称：{', '.join(info['missing_names'])}" if info["missing_names"] else ""))
     for f in info["fields"]:
@@ -145,7 +146,8 @@ def inspect_cmd(file: str, as_json: bool) -> None:
         if len(value) > 40:
             value = value[:39] + "…"
         mark = "填" if f["input"] else "  "
-        click.echo(f"  {f['cell']:>6} {mark} {f['role']:<18} {f['label'][:24]:<24} {value}")
+        label = str(f["label"]).replace("\n", "")[:24]
+        click.echo(f"  {f['cell']:>6} {mark} {f['role']:<18} {label:<24} {value}")
 
 
 def _jobs_option(fn):
