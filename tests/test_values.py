@@ -153,6 +153,62 @@ TABLE = [
     ("完成2021年度工作任务", U, None, None, None, {"reason": "含年份，不是数量"}),
     ("20企业", U, None, None, None, {}),
     ("。", U, None, None, None, {}),
+    # compound measure words: "<measure>次" and the 时/日 work units
+    ("≥45万剂次", N, ">=", 450000, "剂次", {}),
+    ("46.2万剂次", N, None, 462000, "剂次", {}),
+    ("≥1.2万人次", N, ">=", 12000, "人次", {}),
+    ("培训≥500人次", N, ">=", 500, "人次", {}),
+    ("≥50架次", N, ">=", 50, "架次", {}),
+    ("清运垃圾≥300车次", N, ">=", 300, "车次", {}),
+    ("开展宣传20场次", N, None, 20, "场次", {}),
+    ("≥200学时", N, ">=", 200, "学时", {}),
+    ("≥15工日", N, ">=", 15, "工日", {}),
+    ("≥100例", N, ">=", 100, "例", {}),
+    ("10支队伍", N, None, 10, "支", {"noun": "队伍"}),
+    # a measure word with its alternative, in every spelling, is one unit
+    ("1,200台（套）", N, None, 1200, "台套", {}),
+    ("1200台套", N, None, 1200, "台套", {}),
+    ("1,180台(套)", N, None, 1180, "台套", {}),
+    ("5台/套", N, None, 5, "台套", {}),
+    ("≥2台（辆）", N, ">=", 2, "台辆", {}),
+    # rates: money in a rate stays in 元; the denominator is joined by ·
+    ("=1250元/生·年", N, "=", 1250, "元/生·年", {}),
+    ("1250元/生·年", N, None, 1250, "元/生·年", {}),
+    ("0.125万元/生·年", N, None, 1250, "元/生·年", {}),
+    ("1250元/学生/年", N, None, 1250, "元/生·年", {}),
+    ("1250元/生·年（含住宿）", N, None, 1250, "元/生·年", {"noun": "含住宿"}),
+    ("≤5元/人·次", N, "<=", 5, "元/人·次", {}),
+    ("5元/人次", N, None, 5, "元/人·次", {}),
+    ("≤5元/人・次", N, "<=", 5, "元/人·次", {}),
+    ("补助标准300元/人·月", N, None, 300, "元/人·月", {}),
+    ("0.03万元/人月", N, None, 300, "元/人·月", {}),
+    ("≤3000元/人/年", N, "<=", 3000, "元/人·年", {}),
+    ("≤60元/床·日", N, "<=", 60, "元/床·日", {}),
+    ("80元/平方米", N, None, 80, "元/平方米", {}),
+    ("80元/㎡", N, None, 80, "元/平方米", {}),
+    ("500元/亩", N, None, 500, "元/亩", {}),
+    ("≥12次/年", N, ">=", 12, "次/年", {}),
+    ("≥4次/年度", N, ">=", 4, "次/年", {}),
+    ("三次/年", N, None, 3, "次/年", {}),
+    ("≥450公斤/亩", N, ">=", 450, "千克/亩", {}),
+    ("≤5元/人·", U, None, None, None, {}),
+    ("5元/", U, None, None, None, {}),
+    # measures with an informational qualifier
+    ("≥320万毫升（头份）", N, ">=", 3200000, "毫升", {"noun": "头份"}),
+    ("326万毫升", N, None, 3260000, "毫升", {}),
+    ("≥30吨（标准煤）", N, ">=", 30, "吨", {"noun": "标准煤"}),
+    ("5台（其中一台备用）", U, None, None, None, {}),
+    # plain measures that were already fine
+    ("≥8年", N, ">=", 8, "年", {}),
+    ("8年", N, None, 8, "年", {}),
+    ("八年，另有两年延保", U, None, None, None, {}),
+    ("≥90分", N, ">=", 90, "分", {}),
+    ("5个百分点", N, None, 5, "百分点", {}),
+    ("≤2小时", N, "<=", 2, "小时", {}),
+    ("≥1200立方米", N, ">=", 1200, "立方米", {}),
+    ("≥1.5万平方米", N, ">=", 15000, "平方米", {}),
+    ("新建道路12.5公里", N, None, 12.5, "公里", {}),
+    ("≥3个工作日内", U, None, None, None, {"reason": "比较符矛盾"}),  # ≥ and 内: no guessing
 ]
 
 
@@ -252,10 +308,41 @@ def test_python_dates():
     ("不超预算", "30万元", False),
     ("2021年12月", "100%", False),
     ("达成预期指标", "95%", False),
+    # compound, paired, rate and qualified units
+    ("≥45万剂次", "46.2万剂次", True),
+    ("≥1.2万人次", "12500人次", True),
+    ("≥45万剂次", "46万人次", False),
+    ("1,200台（套）", "1,180台(套)", True),
+    ("1200台套", "1,180台(套)", True),
+    ("1200台套", "1180台", False),
+    ("=1250元/生·年", "1250元/生·年", True),
+    ("1250元/生·年", "0.125万元/生·年", True),
+    ("1250元/生·年", "1250", True),
+    ("1250元/生·年", "1250元", False),
+    ("1250元/生·年", "1250元/人·年", False),
+    ("≤5元/人·次", "5元/人次", True),
+    ("3000元/人·月", "0.3万元/人月", True),
+    ("80元/平方米", "80平方米", False),
+    ("≥12次/年", "12次/年度", True),
+    ("≥12次/年", "12次", False),
+    ("≥320万毫升（头份）", "326万毫升", True),
+    ("≥30吨（标准煤）", "31吨", True),
+    ("≥8年", "8年", True),
+    ("八年，另有两年延保", "8年", False),
+    ("≥90分", "92分", True),
+    ("5个百分点", "5百分点", True),
+    ("≤2小时", "1.5小时", True),
 ])
 def test_comparable(a, b, expected):
     assert comparable(parse_value(a), parse_value(b)) is expected
     assert comparable(parse_value(b), parse_value(a)) is expected
+
+
+def test_str_canonical_compound_units():
+    assert [str(parse_value(t)) for t in (
+        "≥45万剂次", "1,200台（套）", "0.125万元/生·年", "≤5元/人次", "3千元/人/年", "≥320万毫升（头份）",
+        "12次/年度")] == [
+        "≥450000剂次", "1200台套", "1250元/生·年", "≤5元/人·次", "3000元/人·年", "≥3200000毫升", "12次/年"]
 
 
 def test_money_mix_in_one_form():
@@ -288,6 +375,7 @@ ALPHABET = list("0123456789０１２３４５.,，%％ -－—/") + [
     "元", "万元", "亿元", "家", "套", "项", "次", "人", "个", "天", "件", "企业", "款项",
     "以上", "以下", "以内", "不低于", "不超过", "大于", "小于", "达到", "左右", "完成", "支付",
     "年", "月", "日", "底", "前", "年底前", "百分之", "无", "达成预期指标", "\u3000", "\x00", "性",
+    "剂次", "人次", "台(套)", "台（套）", "（", "）", "(", ")", "·", "生", "元/人·月", "/年", "毫升", "头份",
 ]
 texts = st.lists(st.sampled_from(ALPHABET), max_size=12).map("".join)
 
@@ -338,13 +426,19 @@ COMPARATOR_TEXT = {
     "<": ["<{}", "＜{}", "小于{}", "低于{}"],
     "=": ["={}", "＝{}", "﹦{}", "等于{}"],
 }
-UNITS = [None, "%", "元", "万元", "亿元", "家", "套", "项", "次", "人", "个", "天", "件", "户", "台", "份", "分"]
+# written unit → (parsed unit, factor from the written number to the parsed one)
+UNITS = {None: (None, 1), "%": ("%", 1), "元": ("万元", 0.0001), "万元": ("万元", 1), "亿元": ("万元", 10000),
+         **{u: (u, 1) for u in "家 套 项 次 人 个 天 件 户 台 份 分 剂次 人次 架次 学时 工日 台套 毫升 平方米 "
+                               "立方米 公里 小时 次/年 元/生·年 千克/亩".split()},
+         "台(套)": ("台套", 1), "台（套）": ("台套", 1), "毫升（头份）": ("毫升", 1), "吨(标准煤)": ("吨", 1),
+         "万元/人·月": ("元/人·月", 10000), "千元/人/年": ("元/人·年", 1000), "元/人次": ("元/人·次", 1),
+         "公斤/亩": ("千克/亩", 1), "次/年度": ("次/年", 1)}
 
 
 @settings(max_examples=500)
 @given(st.sampled_from(sorted(COMPARATOR_TEXT, key=str)), st.data(),
        st.decimals(min_value=-10**9, max_value=10**12, allow_nan=False, allow_infinity=False, places=4),
-       st.sampled_from(UNITS), st.sampled_from(["", "企业"]), st.booleans())
+       st.sampled_from(list(UNITS)), st.sampled_from(["", "企业"]), st.booleans())
 def test_round_trip_from_triples(comparator, data, number, unit, noun, spaced):
     template = data.draw(st.sampled_from(COMPARATOR_TEXT[comparator]))
     quantity = f"{number:f}" + (unit or "") + (noun if unit not in (None, "%") else "")
@@ -352,8 +446,9 @@ def test_round_trip_from_triples(comparator, data, number, unit, noun, spaced):
     v = parse_value(text)
     if unit is None and v.kind == "date":  # a bare 2021.12 is a month, by design
         return
-    expected = float(number) / 10000 if unit == "元" else float(number) * (10000 if unit == "亿元" else 1)
+    expected_unit, factor = UNITS[unit]
+    expected = float(number) * factor
     assert (v.kind, v.comparator) == ("number", comparator), (text, v)
-    assert v.unit == ("万元" if unit in ("元", "亿元") else unit)
+    assert v.unit == expected_unit
     assert math.isclose(v.number, expected, rel_tol=1e-9, abs_tol=1e-12)
     _assert_round_trip(v)

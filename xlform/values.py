@@ -9,6 +9,10 @@ number       ``≥95%`` ``≥ 95 %`` ``﹦ 72890 元`` ``=100%`` ``≤30 万元`
              ``百分之九十五`` ``35套`` ``20家企业`` ``0`` ``72,890元`` ``100%完成`` ``支付25%款项``
              ``95%左右`` (approximate: no comparator). Word comparators work as prefix or suffix.
              Money is kept in 万元 (元, 千元, 亿元 converted); for percent, 95 means 95%.
+             Compound and qualified units (see ``_take_unit``): ``≥45万剂次`` ``200学时``
+             ``1,200台（套）`` = ``1200台(套)`` = ``1200台套`` (unit 台套); rates ``=1250元/生·年``
+             ``≤5元/人次`` (unit 元/人·次) ``80元/平方米`` ``≥12次/年``, money in a rate kept in 元
+             (``0.125万元/生·年`` is 1250 元/生·年); ``≥320万毫升（头份）`` (unit 毫升, noun 头份).
 date         ``2021年12月`` (month-only → last day) ``2021.12`` ``2021.01.01`` ``2021-12-31``
              ``2021/12/31`` ``2021年12月31日`` ``2021年12月前`` (≤); ``12月底前`` ``12月31日前``
              ``年底前`` need the ``year`` argument.
@@ -87,11 +91,29 @@ _ALIASES = {"%": "%", "个百分点": "百分点", "公斤": "千克", "平米":
             "个工作日": "工作日"}
 # measure words; a whitelist, because an unknown character after a number is more often noise
 # than a unit (部 and 届 left out on purpose: 一部分, 十九届 are phrases, not quantities)
-_MEASURES = ("家 套 项 次 人 个 天 件 户 台 份 名 位 条 场 期 批 所 座 处 辆 张 本 册 篇 间 栋 幢 种 类 "
-             "块 株 棵 只 头 盏 笔 宗 轮 门 级 课时 学时 人次 户次 台次 批次 场次 分 倍 岁 年 个月 周 "
-             "日 小时 分钟 秒 工作日 百分点 米 平方米 立方米 公里 千克 克 吨 亩 公顷 GB TB MB").split()
+_SIMPLE = ("家 套 项 次 人 个 天 件 户 台 份 名 位 条 场 期 批 所 座 处 辆 张 本 册 篇 间 栋 幢 种 类 "
+           "块 株 棵 只 头 盏 笔 宗 轮 门 级 剂 例 支 瓶 盒 袋 箱 架 艘 羽 匹 口 眼 组 班 队 "
+           "分 倍 岁 年 个月 周 日 小时 分钟 秒 季度 学期 工作日 百分点 "
+           "米 延米 平方米 平方公里 立方米 公里 千克 克 毫克 吨 升 毫升 亩 公顷 千瓦 千瓦时 兆瓦 "
+           "GB TB MB").split()
+# compound measure words: "<measure>次" counts visits/doses/trips (人次 剂次 架次 ...), plus the
+# few "<x>时/日" work units; an explicit list, generated from explicit heads
+_PER_TIME_HEADS = "人 户 台 架 车 批 场 班 趟 例 剂 辆 艘 件 家 项 所 校 期 篇 轮".split()
+_TIMED = "课时 学时 工时 台时 机时 工日".split()
+_COMPOUND = [h + "次" for h in _PER_TIME_HEADS] + _TIMED
+# a measure word with its alternative: 台（套） 台(套) 台/套 台套 all read as the unit 台套
+_PAIRED = ("台套", "台件", "件套", "台辆")
+_MEASURES = [*_SIMPLE, *_COMPOUND, *_PAIRED]
 _UNITS = sorted([*_MONEY, *_ALIASES, *_MEASURES], key=len, reverse=True)
 _UNIT_FIRST = {u[0] for u in _UNITS}
+# the denominator of a rate (元/生·年, 次/年, 元/平方米): words joined by ·, / or nothing.
+# 人次 is not in the list, so 元/人次 and 元/人·次 are one unit; 课时 cannot be split, so it is.
+_DENOM_ALIASES = {"公斤": "千克", "平米": "平方米", "千米": "公里", "年度": "年", "学生": "生"}
+_DENOMS = sorted({*"人 户 生 床 家 所 校 村 台 套 件 辆 车 头 只 株 棵 羽 亩 公顷 米 延米 平方米 平方公里 "
+                  "立方米 公里 千克 克 吨 升 毫升 千瓦时 次 批 场 项 例 剂 份 名 张 本 册 篇 间 座 处 期 "
+                  "班 年 学年 学期 季度 月 个月 周 日 天 小时 分钟 GB TB MB".split(),
+                  *_TIMED, *_DENOM_ALIASES}, key=len, reverse=True)
+_DOTS = "·・•∙⋅‧"  # the middle dot of 元/人·年, as people type it
 
 # comparator words; "~" marks an approximation (no comparator), "" a neutral word
 _PREFIX = {"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=",
@@ -286,8 +308,8 @@ def _is_words(s: str) -> bool:
 
 
 # ---------------------------------------------------------------- quantities
-def _find_quantities(s: str) -> list[tuple[int, int, Decimal, str | None]]:
-    """(start, end, value, unit) of each quantity, at most three (more adds nothing)."""
+def _find_quantities(s: str) -> list[tuple[int, int, Decimal, str | None, str | None]]:
+    """(start, end, value, unit, qualifier) of each quantity, at most three (more adds nothing)."""
     found, pos = [], 0
     while len(found) < 3:
         m = _TOKEN.search(s, pos)
@@ -296,37 +318,75 @@ def _find_quantities(s: str) -> list[tuple[int, int, Decimal, str | None]]:
         pos = m.end()
         if m.group("a"):
             d = Decimal(m.group("a"))
-            unit, end = _take_unit(s, m.end())
+            unit, end, qual = _take_unit(s, m.end())
             mult = _MULTIPLIER.match(s, m.end()) if unit is None else None
             if mult:  # 1.5万, 3千, 5千万元
                 for ch in mult.group():
                     d = _scale(d, {**_CN_SMALL, **_CN_BIG}[ch])
-                unit, end = _take_unit(s, mult.end())
+                unit, end, qual = _take_unit(s, mult.end())
         else:
             n = _cn_int(m.group("c"))
-            unit, end = _take_unit(s, m.end())
-            if n is None or not _cn_is_quantity(s, m.start(), m.end(), unit):
+            unit, end, qual = _take_unit(s, m.end())
+            if n is None or not _cn_is_quantity(s, m.start(), m.end(), end if unit else None):
                 continue
             d = Decimal(n)
-        found.append((m.start(), end, d, unit))
+        found.append((m.start(), end, d, unit, qual))
         pos = end
     return found
 
 
-def _take_unit(s: str, i: int) -> tuple[str | None, int]:
-    if s[i:i + 1] not in _UNIT_FIRST:
-        return None, i
-    for u in _UNITS:
-        if s.startswith(u, i):
-            return u, i + len(u)
+def _take_unit(s: str, i: int) -> tuple[str | None, int, str | None]:
+    """(unit, end, qualifier) of the unit that starts at ``s[i]``; (None, i, None) when none does.
+
+    unit := base ["/" denominator] ["(" qualifier ")"]
+    base := money | measure | measure "(" alt ")" | measure "/" alt   (measure+alt in _PAIRED)
+    denominator := word (["·" | "/"] word)*                            (words from _DENOMS)
+
+    The unit comes back canonical (aliases applied, 台（套） → 台套, 元/人/年 → 元/人·年) except
+    for money, which the caller converts; the qualifier (头份 in 毫升（头份）) is informational.
+    """
+    if s[i:i + 1] not in _UNIT_FIRST:  # fast path: most characters after a number are not units
+        return None, i, None
+    base, j = _match_word(s, i, _UNITS)
+    if base is None:
+        return None, i, None
+    base = _ALIASES.get(base, base)
+    for open_, close in (("(", ")"), ("/", "")):  # 台(套), 台/套
+        alt, k = _match_word(s, j + 1, _UNITS) if s.startswith(open_, j) else (None, j)
+        if alt is not None and base + alt in _PAIRED and s.startswith(close, k):
+            base, j = base + alt, k + len(close)
+            break
+    denoms, k = [], j + 1
+    while s.startswith("/", j) or denoms:  # 元/生·年, 元/人/年, 元/人月
+        word, k = _match_word(s, k, _DENOMS)
+        if word is None:
+            break
+        denoms.append(_DENOM_ALIASES.get(word, word))
+        j = k
+        k += k < len(s) and (s[k] in _DOTS or s[k] == "/")
+    unit = base + "/" + "·".join(denoms) if denoms else base
+    qual = None
+    if s.startswith("(", j):
+        close = s.find(")", j + 1, j + 2 + _MAX_WORDS)
+        inner = s[j + 1:close] if close > 0 else ""
+        if inner and _is_words(inner) and not any(ch in _CN_CHARS for ch in inner):
+            qual, j = inner, close + 1
+    return unit, j, qual
+
+
+def _match_word(s: str, i: int, words: list) -> tuple[str | None, int]:
+    """The longest of ``words`` (sorted longest first) that starts at ``s[i]``."""
+    for w in words:
+        if s.startswith(w, i):
+            return w, i + len(w)
     return None, i
 
 
-def _cn_is_quantity(s: str, start: int, end: int, unit: str | None) -> bool:
+def _cn_is_quantity(s: str, start: int, end: int, unit_end: int | None) -> bool:
     """一/三/十 inside prose (统一项目, 进一步) is not a quantity: the numeral must carry a unit
     or end the text, and open the text or follow a comparator, a listed verb or punctuation."""
-    if unit is not None:  # 一次性 is a word, not one 次 of something
-        if s[end + len(unit):end + len(unit) + 1] in ("性", "式", "化"):
+    if unit_end is not None:  # 一次性 is a word, not one 次 of something
+        if s[unit_end:unit_end + 1] in ("性", "式", "化"):
             return False
     elif len(s) - end > 10 or _cut_end_repeated(s[end:], _SUFFIX) != "":
         return False
@@ -348,7 +408,7 @@ def _cut_end_repeated(s: str, words: dict) -> str:
 
 
 def _single_quantity(core: str, text: str, token) -> Value:
-    start, end, d, unit = token
+    start, end, d, unit, qual = token
     lead, c_lead = _cut_end(core[:start], _PREFIX)
     tail, c_tail = _cut_start(core[end:], _SUFFIX)
     found = [c_lead, c_tail]
@@ -366,9 +426,12 @@ def _single_quantity(core: str, text: str, token) -> Value:
     if unit == "年" and d == d.to_integral_value() and 1900 <= d <= 2100:
         return _bad(text, "含年份，不是数量")
     comparator = comps.pop() if comps else None
+    base, slash, per = (unit or "").partition("/")
     if unit in _MONEY:
         d, unit = _scale(d, _MONEY[unit]), "万元"
-    unit = _ALIASES.get(unit, unit)
+    elif slash and base in _MONEY:  # a rate is kept in 元: 0.125万元/生·年 is 1250元/生·年
+        d, unit = _scale(d, _MONEY[base] * 10000), "元/" + per
+    noun = (qual or "") + noun
     return _number(text, d, unit, None if comparator == "~" else comparator, noun)
 
 
