@@ -259,7 +259,7 @@ def fit_heights(lay: Layout, values: dict[str, Any] | None = None) -> dict[int, 
         capacity = max(sum(widths[c.col:c.last_col + 1]) * (size / style_size) - 1.5, 2.0)
         lines = sum(max(1, math.ceil(text_width(p) / capacity)) for p in text.split("\n")) if text else 1
         if c.input in ("reason", "long_text") and not text:
-            lines = 2  # room to write
+            lines = 4 if c.input == "long_text" else 2  # room to write
         height = lines * LINE_HEIGHT * style_size / 10 + 4
         need[c.row] = max(need.get(c.row, 0), height)
     heights = dict(lay.heights)
