@@ -94,7 +94,8 @@ def keyed(findings):
 
 class TestGeneratorRoundTrip:
     @pytest.fixture(scope="class")
-    def info(self, lo):
+    @classmethod
+    def info(cls, lo):
         path, report = lo["A"]
         assert all(e["applied"] for e in report["edits"]), report["edits"]
         return inspect_workbook(path), inspect_workbook(issued().files[CLEAN_CODE])

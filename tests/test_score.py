@@ -362,7 +362,8 @@ def test_full_precision_inside():
 
 class TestSeed:
     @pytest.fixture(scope="class")
-    def seed(self):
+    @classmethod
+    def seed(cls):
         lay = layout_for(SEED_CODE)
         return lay, compute(lay, seed_values())
 
