@@ -58,7 +58,11 @@ class Manifest:
     created: str = field(default_factory=lambda: dt.datetime.now().isoformat(timespec="seconds"))
 
     def by_code(self) -> dict[str, ManifestEntry]:
-        return {e.project_code: e for e in self.entries}
+        # built once: validate looks a project up per file, and 10,000 entries made that quadratic
+        index = self.__dict__.get("_by_code")
+        if index is None or len(index) != len(self.entries):
+            index = self.__dict__["_by_code"] = {e.project_code: e for e in self.entries}
+        return index
 
     def save(self, path: Path) -> Path:
         data = {"manifest_version": MANIFEST_VERSION, "xlform": __version__, "created": self.created,

@@ -26,6 +26,9 @@ LEVEL1, LEVEL2, NAME, TARGET, POINTS, DIRECTION, KIND = (
 INDICATOR_COLUMNS = (LEVEL1, LEVEL2, NAME, TARGET, POINTS, DIRECTION, KIND)
 DIRECTION_WORDS = {"正向": "positive", "反向": "reverse", "等于": "exact", "": None}
 KIND_WORDS = {"定量": False, "定性": True, "": None}
+# The bureau's own list, not a department's return: a province's (tens of thousands of projects ×
+# 15–40 indicator rows × 20 columns) must fit, while a runaway sheet still cannot exhaust memory.
+PROJECT_LIST_MAX_CELLS = 40_000_000
 NA_WORDS = {"无", "无此项", "不适用", "/", "—", "-", "——"}
 
 
@@ -111,7 +114,7 @@ def _read_rows(path: Path) -> tuple[str | None, list[list[Any]]]:
         return None, [row for row in csv.reader(io.StringIO(text))]
     if suffix in (".xlsx", ".xlsm"):
         from .read import open_calamine
-        wb = open_calamine(path)
+        wb = open_calamine(path, max_cells=PROJECT_LIST_MAX_CELLS)
         names = wb.sheet_names
         sheet = "项目清单" if "项目清单" in names else names[0]
         rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
