@@ -1,0 +1,14 @@
+# Benchmarks (docs/performance.md). Speed is measured here, never by timed tests.
+#   make bench                     N = 1000 projects: generate, fill, validate, consolidate + floors
+#   make bench BENCH_ARGS="--consolidate-scale 10000 --wait-quiet 120"   as in docs/performance.md
+#   make bench-quick               N = 100: only checks that it runs (CI)
+PY := $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
+BENCH_ARGS ?=
+
+.PHONY: bench bench-quick
+
+bench:
+	$(PY) bench/bench.py $(BENCH_ARGS)
+
+bench-quick:
+	$(PY) bench/bench.py --quick $(BENCH_ARGS)
