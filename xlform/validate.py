@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import tempfile
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -304,6 +305,12 @@ def _init_worker(manifest_path: str, template_dirs: list[str] | None) -> None:
     _WORKER["forms"] = available_forms([Path(d) for d in template_dirs] if template_dirs else None)
 
 
+def _close_worker_manifest() -> None:
+    manifest = _WORKER.pop("manifest", None)
+    if hasattr(manifest, "close"):
+        manifest.close()
+
+
 def _run_one(args: tuple[str, str | None]) -> FileReport:
     path, target = args
     try:
@@ -401,31 +408,46 @@ def reannotate(reports: list[FileReport], manifest_path: Path, templates: list[P
     copy a department gets back lists the same findings as the report."""
     if not reports:
         return
-    manifest = Manifest.load(manifest_path)
+    from .manifest_index import load_for_batch
+    manifest = load_for_batch(manifest_path)
     forms = available_forms(templates)
-    for r in reports:
-        if r.annotated:
-            check_file(Path(r.path), manifest, forms, Path(r.annotated),
-                       batch_findings=[f for f in r.findings if f.code == "XF105"])
+    try:
+        for r in reports:
+            if r.annotated:
+                check_file(Path(r.path), manifest, forms, Path(r.annotated),
+                           batch_findings=[f for f in r.findings if f.code == "XF105"])
+    finally:
+        if hasattr(manifest, "close"):
+            manifest.close()
 
 
 def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: str | Path | None = None, *,
              json_path: str | Path | None = None, jobs: int | None = None,
              templates: list[Path] | None = None, progress: Callable | None = None) -> RunReport:
     """Validate returned workbooks against the manifest; annotate into out_dir; optional JSON report."""
+    from .manifest_index import INDEX_SUFFIX, ManifestIndex
     manifest_path = Path(manifest_path)
-    Manifest.load(manifest_path)  # fail early (exit 2) on an unreadable manifest
     out = Path(out_dir) if out_dir else None
     files = collect_files(paths, exclude=out)
     if not files:
         raise XlformError("没有找到要校验的文件")
     targets: list[Path | None] = annotated_names(files, out) if out else [None] * len(files)
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-    reports = run_batch(files, manifest_path, targets, jobs=jobs, templates=templates, progress=progress)
-    duplicates = mark_duplicates(reports)
-    if out:
-        reannotate(duplicates, manifest_path, templates)
+    wrap = progress or (lambda it, total=None: it)
+    with tempfile.TemporaryDirectory(prefix="xlform-validate-") as work:
+        # The manifest goes into an SQLite index once (failing early, exit 2, if it is unreadable);
+        # workers look projects up there instead of each holding a province's manifest.
+        index = Path(work) / f"issued{INDEX_SUFFIX}"
+        ManifestIndex.build(manifest_path, index).close()
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+        reports = []
+        for r in wrap(iter_batch(files, index, targets, jobs=jobs, templates=templates), total=len(files)):
+            r.indicators = []   # rows per indicator are consolidate's; a report keeps findings and scores
+            reports.append(r)
+        _close_worker_manifest()   # jobs=1 ran here; Windows cannot delete an open SQLite file
+        duplicates = mark_duplicates(reports)
+        if out:
+            reannotate(duplicates, index, templates)
     run = RunReport(reports, str(manifest_path))
     if json_path:
         write_json(Path(json_path), run.to_dict())
