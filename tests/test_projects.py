@@ -99,6 +99,7 @@ LIST_ERRORS = [
     ("amount not a number", _edit((0, 5, "三百五十六万")), None,
      "第2行F（资金总额）列：“三百五十六万”不是数字（金额，单位万元）"),
     ("negative amount", _edit((0, 5, -356.8)), None, "第2行F（资金总额）列：金额 -356.8 不能为负数"),
+    ("amount not finite", _edit((0, 5, "nan")), None, "第2行F（资金总额）列：“nan”不是数字（金额，单位万元）"),
     ("national points do not add up per 一级指标", _edit((2, 11, 45)), None,
      f"第4行L（分值）列：项目 {NATIONAL_CODE} 的“产出指标”各指标分值合计 45 分，应为 50 分"),
     ("national points not a number", _edit((3, 11, "三十")), None, "第5行L（分值）列：分值“三十”不是数字"),

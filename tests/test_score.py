@@ -262,14 +262,15 @@ class TestNotApplicable:
         r = compute(lay, {})
         assert r.group_points[(2, 0)] == pytest.approx(10.0) and r.groups[(2, 0)] == 0.0
 
-    def test_a_whole_na_level1_group_passes_its_points_to_the_rest_of_the_form(self):
+    def test_a_whole_na_level1_group_passes_its_points_to_the_other_indicator_groups(self):
         lay = layout(full_yulin({("效果指标", g): "无" for g in ("经济效益", "社会效益", "生态效益", "可持续影响")}))
         r = compute(lay, {"execution_rate": 1.0, **actuals(lay, {1: "100人", 2: "95%", 3: "2021年12月",
                                                                   4: "30万元", 9: "90%"})})
         assert r.group_points[(1,)] == 0.0
-        # 100 points over execution 10 + 产出 50 + 满意度 10
-        assert r.execution_score == pytest.approx(100 * 10 / 70)
-        assert r.group_points[(0,)] == pytest.approx(100 * 50 / 70)
+        # 预算执行率 keeps its 10; the other 90 go over 产出 50 + 满意度 10
+        assert r.execution_score == pytest.approx(10.0)
+        assert r.group_points[(0,)] == pytest.approx(90 * 50 / 60)
+        assert r.group_points[(2,)] == pytest.approx(90 * 10 / 60)
         assert r.total == pytest.approx(100.0)
         assert r.grade == "优"
 
@@ -423,3 +424,13 @@ class TestSeed:
         assert cells["total_score"] == pytest.approx(r.total)
         assert cells["grade"] == "良"
         assert "execution_rate" not in cells          # an input in the Yulin form: never overwritten
+
+
+def test_a_percent_actual_stored_as_a_number_reads_as_excel_stores_it():
+    # 实际完成值 cells are text; a pasted real number 0.96 against ≥95% is Excel's 96%, not 0.96%
+    lay = layout(full_yulin())
+    row = next(r for r in lay.indicator_rows if r.indicator and r.indicator.target == "≥95%")
+    res = evaluate(row, 0.96, "", lay)
+    assert res.status == "met" and res.ratio == 1.0
+    assert evaluate(row, 96, "", lay).ratio == 1.0          # a bare 96 is 96 of the target's %
+    assert evaluate(row, 0.9, "", lay).ratio == pytest.approx(90 / 95)

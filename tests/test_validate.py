@@ -314,3 +314,24 @@ def test_docs_rules_md_lists_the_catalogue():
     text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
     for r in CATALOGUE.values():
         assert f"| {r.code} | {SEVERITY_ZH[r.severity]}（{r.severity}） | {r.title} | {r.hint} |" in text, r.code
+
+
+def test_a_blank_form_is_refused_plainly(manifest, tmp_path):
+    from xlform.generate import generate
+    blank = generate(None, tmp_path / "blank", form="yulin-2021", blank=True).files[0]
+    [r] = validate([blank], manifest, jobs=1).files
+    assert [f.code for f in r.findings] == ["XF101"] and "空白表" in r.findings[0].message
+
+
+def test_an_xml_part_with_an_unknown_encoding_is_a_finding_not_a_crash(manifest, tmp_path):
+    import zipfile
+    src = RETURNED / next(p.name for p in RETURNED.glob("*.xlsx") if CLEAN_CODE in p.name)
+    bad = tmp_path / "enc.xlsx"
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(bad, "w") as b:
+        for item in a.infolist():
+            data = a.read(item.filename)
+            if item.filename == "docProps/app.xml":
+                data = data.replace(b'encoding="UTF-8"', b'encoding="x-bogus"')
+            b.writestr(item, data)
+    [r] = validate([bad], manifest, jobs=1).files
+    assert [f.code for f in r.findings] == ["XF002"] and "docProps/app.xml" in r.findings[0].message

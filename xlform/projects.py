@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,9 +136,10 @@ def _number(v: Any) -> float | None:
         return None
     if isinstance(v, bool):
         raise ValueError
-    if isinstance(v, (int, float)):
-        return float(v)
-    return float(str(v).replace(",", "").replace("，", "").strip())
+    x = float(v) if isinstance(v, (int, float)) else float(str(v).replace(",", "").replace("，", "").strip())
+    if not math.isfinite(x):   # "nan", "inf", "1e400": not an amount (and XlsxWriter refuses to write it)
+        raise ValueError
+    return x
 
 
 def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: str | None) -> list[Project]:

@@ -394,7 +394,7 @@ def _xml(zf: zipfile.ZipFile, name: str):
         return SafeET.fromstring(data)
     except DefusedXmlException:
         raise ReadError("XF005", f"{name} 含有 XML 实体定义（可能是恶意文件），已拒绝读取") from None
-    except SafeET.ParseError as exc:
+    except (SafeET.ParseError, LookupError, ValueError) as exc:   # LookupError: an unknown encoding="…"
         raise ReadError("XF002", f"{name} 不是有效的 XML：{exc}") from None
 
 

@@ -255,7 +255,8 @@ def check_indicators(ctx: Context) -> None:
                 ctx.add("XF402", f"{name}超出指标值（指标值“{r.target.text}”，实际“{r.actual.text}”），"
                                  f"但“{reason_label}”未填写", f"{key}_reason")
             else:
-                ctx.add("XF401", f"{name}未达到指标值（指标值“{r.target.text}”，实际“{r.actual.text}”），"
+                missed = "偏离" if r.direction == "exact" else "未达到"
+                ctx.add("XF401", f"{name}{missed}指标值（指标值“{r.target.text}”，实际“{r.actual.text}”），"
                                  f"但“{reason_label}”未填写", f"{key}_reason")
         if r.excess and not r.reason:
             ctx.add("XF405", f"{name}实际完成值“{r.actual.text}”远超指标值“{r.target.text}”"
@@ -325,7 +326,7 @@ def check_self_score(ctx: Context) -> None:
     computed = ctx.score.total
     if abs(own - computed) > ctx.layout.spec.scoring.self_score_tolerance:
         ctx.add("XF601", f"部门自评得分 {own:.2f} 分，按评分规则复核为 {computed:.2f} 分"
-                         f"（相差 {own - computed:+.2f} 分）", fields[0].name)
+                         f"（复核 − 自评 = {computed - own:+.2f} 分）", fields[0].name)
 
 
 CONTENT_CHECKS: list[Callable[[Context], None]] = [

@@ -80,7 +80,11 @@ def evaluate(row: IndicatorRow, actual_raw: Any, reason_raw: Any, layout: Layout
     ind = row.indicator
     name = ind.name if ind else ""
     target = parse_value(ind.target if ind else None, year=layout.year)
-    actual = parse_value(actual_raw, year=layout.year)
+    # Our actual cells are text; a real number there was pasted or written by another program. Against
+    # a % target, a number within ±1.5 is how Excel stores a percent (0.96 is 96%): read it so.
+    pct = (target.unit == "%" and isinstance(actual_raw, (int, float)) and not isinstance(actual_raw, bool)
+           and abs(actual_raw) <= 1.5)
+    actual = parse_value(actual_raw, year=layout.year, percent_format=pct)
     reason = _text(reason_raw)
     direction = direction_of(target, ind.direction if ind else None, g2.direction)
     res = IndicatorResult(row.number, row, name, target, actual, direction, MET, 1.0, reason=reason)
@@ -112,10 +116,6 @@ def evaluate(row: IndicatorRow, actual_raw: Any, reason_raw: Any, layout: Layout
     if target.kind == "date":
         late = actual.date > target.date
         res.status, res.ratio = (SHORT, s.late_date_ratio) if late else (MET, 1.0)
-        return res
-    if target.kind == "tier":
-        res.ratio = s.tier_ratios[actual.tier]
-        res.status = MET if actual.tier <= target.tier else SHORT
         return res
     t, a = target.number, actual.number
     if direction == "reverse":
@@ -210,9 +210,12 @@ def compute(layout: Layout, values: dict[str, Any]) -> ScoreResult:
                      for i, g in enumerate(ind_spec.groups)}
 
     # top level: execution + level-1 groups; an entirely 无 level-1 group passes its points on
-    top_base = {("exec",): s.execution_points, **{(i,): g.points or 0.0 for i, g in enumerate(ind_spec.groups)}}
-    top_app = {("exec",): True, **{(i,): l1_applicable[i] for i in range(len(ind_spec.groups))}}
-    top_eff = _share(s.total, top_base, top_app)
+    # 预算执行率 keeps its fixed points (forms.md §3); an entirely 无 level-1 group's points go to
+    # the other indicator groups only
+    top_base = {(i,): g.points or 0.0 for i, g in enumerate(ind_spec.groups)}
+    top_app = {(i,): l1_applicable[i] for i in range(len(ind_spec.groups))}
+    top_eff = {("exec",): s.execution_points,
+               **_share(s.total - s.execution_points, top_base, top_app)}
 
     result = ScoreResult(0.0, "", None, 0.0)
     for i, g1 in enumerate(ind_spec.groups):
@@ -264,11 +267,3 @@ def self_score(values: dict[str, Any], layout: Layout) -> float | None:
         return float(raw)
     v = parse_value(str(raw).replace("分", ""))
     return v.number if v.kind == "number" else None
-
-
-def as_date(v: Any) -> dt.date | None:
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    return None

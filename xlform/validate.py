@@ -138,6 +138,11 @@ def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
     meta, identity_findings = _identity(data)
     code = meta.get("project_code")
     recognised: Recognised | None = None
+    if meta.get("form_id") and meta.get("fingerprint") and not code:   # metadata intact, no project: a blank
+        report.form, report.form_version = meta.get("form_id"), meta.get("form_version")
+        report.findings.append(finding("XF101", f"{path.name} 是空白表（生成时没有绑定项目），不能按下发清单校验；"
+                                                f"请让部门使用为该项目生成的模板填写"))
+        return report, None, None
     if not meta.get("form_id") or not code:
         # no metadata (content pasted into a new workbook?): recognise the form by its labels
         recognised = recognise(data, manifest, forms)

@@ -150,7 +150,7 @@ def _put(ws, c: Cell, value: Any, fmt) -> None:
     if value is None or value == "":
         ws.write_blank(c.row, c.col, None, fmt)
     elif isinstance(value, bool):
-        ws.write_string(c.row, c.col, "是" if value else "否", fmt)
+        ws.write_boolean(c.row, c.col, value, fmt)
     elif isinstance(value, (int, float)):
         ws.write_number(c.row, c.col, value, fmt)
     elif isinstance(value, (dt.date, dt.datetime)):
