@@ -272,3 +272,35 @@ def test_a_mistake_in_the_new_spec_is_refused_by_name(tmp_path, provincial):
     assert_refused(result, "表单定义文件 hubei-example.yaml 的 indicators.groups[0].children："
                            "二级指标分值合计 45 分，与一级指标“产出指标”的 40 分不符")
     assert not (tmp_path / "下发").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["validate"], ["用法错误", "缺少参数"]),
+    (["generate", "--projects", "x.csv"], ["用法错误", "缺少选项 --out"]),
+    (["generate", "--out", "d", "--year", "abc"], ["用法错误", "--year 的值无效"]),
+    (["frobnicate"], ["用法错误", "没有这个命令"]),
+])
+def test_usage_errors_are_chinese_with_exit_2(argv, words, monkeypatch, capsys):
+    from xlform.cli import run
+    monkeypatch.setattr("sys.argv", ["xlform", *argv])
+    with pytest.raises(SystemExit) as exc:
+        run()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+    assert "Traceback" not in err
+
+
+def test_a_project_code_typed_as_a_number_is_refused(tmp_path):
+    import xlsxwriter
+    path = tmp_path / "清单.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("项目清单")
+    ws.write_row(0, 0, ["项目编码", "项目名称", "主管部门", "项目实施单位", "资金总额", "一级指标", "二级指标", "指标内容", "指标值"])
+    ws.write_row(1, 0, [450900210340100004007, "项目", "部门", "单位", 1, "产出指标", "产出数量", "设备", "1项"])
+    wb.close()
+    result = CliRunner().invoke(main, ["generate", "--form", "yulin-2021", "--projects", str(path),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "第2行A（项目编码）列" in result.output and "15 位有效数字" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -265,5 +265,37 @@ def demo_cmd(out: str) -> None:
     sys.exit(code)
 
 
+_USAGE_ZH = [
+    (r"Missing option '([^']+)'.*", r"缺少选项 \1"),
+    (r"Missing argument '([^']+)'.*", r"缺少参数 \1"),
+    (r"No such option: (\S+).*", r"没有这个选项：\1"),
+    (r"No such command '([^']+)'.*", r"没有这个命令：\1（可用：forms、generate、inspect、validate、consolidate、rules、demo）"),
+    (r"Invalid value for '([^']+)': (.*)", r"选项或参数 \1 的值无效：\2"),
+    (r"Got unexpected extra arguments? \((.*)\)", r"多余的参数：\1"),
+    (r"Option '([^']+)' requires an argument.*", r"选项 \1 需要一个值"),
+]
+
+
+def run() -> None:
+    """Console entry point: click's own usage errors in Chinese too, exit status 2."""
+    import re
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        message = exc.format_message()
+        for pattern, zh in _USAGE_ZH:
+            if re.match(pattern, message, re.S):
+                message = re.sub(pattern, zh, message, count=1, flags=re.S)
+                break
+        command = exc.ctx.command_path if exc.ctx else "xlform"
+        click.echo(f"用法错误：{message}\n运行 {command} --help 查看用法。", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("已中断。", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

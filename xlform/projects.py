@@ -198,7 +198,13 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     for r_no, row in enumerate(rows[1:], start=2):
         if not any(str(c).strip() for c in row if c is not None):
             continue
-        code = str(cell(row, CODE))
+        raw_code = cell(row, CODE)
+        if isinstance(raw_code, float) and abs(raw_code) >= 1e15:
+            # Excel keeps 15 significant digits: a 21-digit code typed as a number is already wrong
+            problem(r_no, where(CODE), f"项目编码是数字 {raw_code:.15g}，Excel 只保留 15 位有效数字，编码已失真；"
+                                       f"请把该列设为“文本”格式后重新输入编码")
+            continue
+        code = str(raw_code)
         if not code:
             problem(r_no, where(CODE), "项目编码为空")
             continue

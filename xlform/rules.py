@@ -273,7 +273,10 @@ def _amount(v: Any) -> float | None:
     try:
         return float(str(v).replace(",", "").replace("万元", "").strip())
     except ValueError:
-        return None
+        pass
+    from .score import parse_value
+    parsed = parse_value(str(v))       # "915600元" is 91.56 万元
+    return parsed.number if parsed.kind == "number" and parsed.unit in (None, "万元") else None
 
 
 def check_funds(ctx: Context) -> None:
