@@ -316,23 +316,24 @@ _CELL_R = re.compile(rb'\br="([A-Za-z]+)(\d+)"')
 _CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
-_FAST_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Za-z]{1,3})(\d{1,7})"')
-_CELL_WITHOUT_REF = re.compile(rb'<(?:\w+:)?c(?=[\s/>])(?![^>]*\br=)')
+_FAST_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_ANY_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s/>]")
 
 
 def _sheet_extent(data: bytes) -> tuple[int, int, str]:
     """(rows, columns, farthest cell) bounding every cell that holds something.
 
-    Fast path: when every cell carries its reference, the refs of all cells (empty styled ones too)
-    give an upper bound in C-speed regex time; only a bound over the limit, or cells without a
-    reference, pay for the precise scan.
+    Fast path: Excel, WPS, LibreOffice and XlsxWriter all write `<c r="…"` with the reference first.
+    When every cell tag matches that, the refs of all cells (empty styled ones too) give an upper
+    bound in C-speed regex time; any other writer, or a bound over the limit, pays for the precise scan.
     """
-    if not _CELL_WITHOUT_REF.search(data):
-        refs = _FAST_REF.findall(data)
-        if not refs:
-            return 0, 0, "A1"
-        max_r = max(int(r) for _, r in refs)
-        letters = max({c.upper() for c, _ in refs}, key=lambda c: (len(c), c))
+    refs = _FAST_REF.findall(data)
+    n_cells = len(_ANY_CELL_TAG.findall(data))   # prefixed (<x:c>) and ref-less cells count here
+    if not n_cells:
+        return 0, 0, "A1"
+    if len(refs) == n_cells:
+        max_r = max(map(int, [r for _, r in refs]))
+        letters = max({c for c, _ in refs}, key=lambda c: (len(c), c))
         max_c = 0
         for ch in letters:
             max_c = max_c * 26 + ch - 64
