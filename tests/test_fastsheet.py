@@ -1,0 +1,134 @@
+"""xlform.fastsheet writes the same bytes as stock XlsxWriter: every zip member of every workbook
+xlform writes (both forms, an annotated copy with awkward values) and of a workbook that uses the
+corners the fast paths hand back to the stock code. This test is what makes fastsheet.SUPPORTED true."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from xlsxwriter.workbook import Workbook
+
+import xlform.workbook as workbook
+from xlform import fastsheet
+from xlform.annotate import annotate
+from xlform.findings import finding
+from xlform.score import compute
+from tests.support.samples import NATIONAL_CODE, SEED_CODE, layout_for
+
+FIXED = dt.datetime(2024, 5, 6, 7, 8, 9)
+AWKWARD = ["A & B <c> \"d\" 'e'", "  leading", "trailing  ", "\x01control\x1f", "_x0041_ literal", "tab\there",
+           "line\nbreak", "=SUM(A1:A2)", "http://example.com/x", "全角　空格　", "\ufffe", "",
+           dt.date(2021, 3, 4), dt.datetime(2021, 12, 31, 23, 59, 59), True, False, 0, -12.5, 1e-7,
+           123456789.123456789, 10 ** 15, 0.1 + 0.2]
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def fixed_created(cls):
+    class Fixed(cls):
+        def set_properties(self, properties):
+            return super().set_properties({**properties, "created": FIXED})
+    return Fixed
+
+
+def assert_same(write, tmp_path: Path, monkeypatch) -> None:
+    """`write(path)` with stock XlsxWriter and with fastsheet: the same members, byte for byte."""
+    out = {}
+    for name, cls in (("stock", Workbook), ("fast", fastsheet.FastWorkbook)):
+        monkeypatch.setattr(workbook, "workbook_class", lambda cls=cls: fixed_created(cls))
+        write(tmp_path / f"{name}.xlsx")
+        out[name] = members(tmp_path / f"{name}.xlsx")
+    assert list(out["stock"]) == list(out["fast"])
+    for member, data in out["stock"].items():
+        assert out["fast"][member] == data, member
+
+
+def test_version_is_covered():
+    assert fastsheet.supported(), f"xlsxwriter {xlsxwriter.__version__}: run this test and extend SUPPORTED"
+    assert fastsheet.workbook_class() is fastsheet.FastWorkbook
+    assert not fastsheet.supported("4.0.0") and not fastsheet.supported("3.1.9")
+
+
+@pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE])
+def test_generated_workbook_is_byte_identical(code, tmp_path, monkeypatch):
+    layout = layout_for(code)
+    meta = {"form_id": layout.spec.id, "project_code": code, "fingerprint": "sha256:0", "year": "2021",
+            "title": "标题 & <测试>"}
+    assert_same(lambda p: workbook.write_workbook(layout, p, meta, password="pw"), tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE])
+def test_annotated_workbook_is_byte_identical(code, tmp_path, monkeypatch):
+    layout = layout_for(code)
+    inputs = [name for name, f in layout.fields.items() if f.input is not None]
+    values = {name: AWKWARD[i % len(AWKWARD)] for i, name in enumerate(inputs)}
+    findings = [finding("XF401", f"说明 & <{i}> \"引号\"  ", field=f"xf_{name}", cell="B7")
+                for i, name in enumerate(inputs[:12])]
+    findings.append(finding("XF601", "\x02 控制字符 _x0009_", field="xf_" + inputs[0]))
+    score = compute(layout, {n: v for n, v in values.items() if isinstance(v, (int, float)) and v is not True})
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2024, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr("xlform.annotate.dt.datetime", Frozen)
+    assert_same(lambda p: annotate(layout, p, project_code=code, fingerprint="sha256:0", values=values,
+                                   score=score, findings=findings, source=Path("报送 & 1.xlsx"), self_score=88.5),
+                tmp_path, monkeypatch)
+
+
+def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
+    """Formats by row and by column, cells without a format, comments on empty rows, formulas,
+    booleans, rich strings, URLs, rows far apart and columns far right (spans per 16 rows)."""
+    def write(path: Path) -> None:
+        wb = workbook.workbook_class()(str(path), {"in_memory": True})
+        wb.set_properties({"title": "t"})
+        bold, red = wb.add_format({"bold": True}), wb.add_format({"font_color": "red"})
+        ws = wb.add_worksheet("数据")
+        ws.set_column(2, 3, 12, red)
+        ws.set_row(5, 30, bold)
+        ws.set_row(40, 20)
+        ws.set_row(41, None, None, {"hidden": True})
+        for r in range(0, 70, 3):
+            for c in (0, 2, 3, 7, 120):
+                v = AWKWARD[(r + c) % len(AWKWARD)]
+                ws.write(r, c, v)
+        ws.write_string(5, 1, "row format")
+        ws.write_number(5, 3, 3.5)
+        ws.write_blank(6, 4, None, bold)
+        ws.write_formula(8, 1, "=1+2", None, 3)
+        ws.write_boolean(9, 1, True, bold)
+        ws.write_rich_string(10, 1, "a ", bold, "bold", " c")
+        ws.write_url(11, 1, "https://example.com", None, "link & <x>")
+        ws.write_comment(50, 9, "comment on an empty row & <x>")
+        ws.write_comment(0, 0, "on a cell")
+        ws.merge_range(60, 1, 61, 4, "merged", bold)
+        getattr(ws, "write_strings", ws.write_row)(62, 0, ["a", "", " b", "c\x03", 7])
+        ws.data_validation(2, 2, 4, 4, {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 9,
+                                        "multi_range": "C3:E5 G7"})
+        other = wb.add_worksheet("empty")
+        other.write_comment(3, 3, "only a comment")
+        wb.add_worksheet("blank")
+        wb.close()
+
+    assert_same(write, tmp_path, monkeypatch)
+
+
+def test_write_strings_is_write_row(tmp_path):
+    """write_strings (the metadata sheet's fast path) stores what write_row stores."""
+    strings = ["a", "", " b", "=1+1", "http://x.y", "c", 5, None]
+    tables = []
+    for method in ("write_row", "write_strings"):
+        wb = fastsheet.FastWorkbook(io.BytesIO(), {"strings_to_formulas": False, "strings_to_urls": False})
+        ws = wb.add_worksheet()
+        getattr(ws, method)(3, 2, strings)
+        tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array)))
+    assert tables[0] == tables[1]

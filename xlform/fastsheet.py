@@ -1,0 +1,168 @@
+"""XlsxWriter with its hottest XML writers made cheap, producing the SAME bytes as stock XlsxWriter.
+
+Why: profiling `generate` showed most of its time inside XlsxWriter's generic serialisation — per
+cell a list of attribute tuples, an escaping regex per attribute, a method call per tag — although
+almost every cell xlform writes is a plain string, number or blank with a format. These subclasses
+override only those inner loops (the rows of `<sheetData>`, the `<si>` strings of sharedStrings.xml
+and the per-cell write calls) with f-strings that emit exactly what stock XlsxWriter emits; anything
+unusual (formulas, booleans, rich strings, text that needs escaping) is handed back to the stock code.
+
+They rely on XlsxWriter internals, so they are used only with the versions that
+tests/test_fastsheet.py proves byte-identical against stock XlsxWriter (`SUPPORTED`); with any
+other version `workbook_class()` returns the stock Workbook and nothing here runs.
+"""
+from __future__ import annotations
+
+import re
+
+import xlsxwriter
+from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet
+
+# versions whose internals tests/test_fastsheet.py compares byte for byte with the stock writers
+SUPPORTED = ("3.2.", "3.3.")
+
+_COLS = [xl_col_to_name(i) for i in range(256)]
+# a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
+_SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+
+
+def supported(version: str = xlsxwriter.__version__) -> bool:
+    return version.startswith(SUPPORTED)
+
+
+def workbook_class() -> type[Workbook]:
+    return FastWorkbook if supported() else Workbook
+
+
+class FastWorksheet(Worksheet):
+    """Per-cell writes without the A1-notation wrapper; `<sheetData>` rows written with f-strings."""
+
+    def write_string(self, row, col, string, cell_format=None):
+        if row.__class__ is not int or col.__class__ is not int:
+            return super().write_string(row, col, string, cell_format)
+        return self._write_string(row, col, string, cell_format)
+
+    def write_number(self, row, col, number, cell_format=None):
+        if row.__class__ is not int or col.__class__ is not int:
+            return super().write_number(row, col, number, cell_format)
+        return self._write_number(row, col, number, cell_format)
+
+    def write_blank(self, row, col, blank, cell_format=None):
+        if row.__class__ is not int or col.__class__ is not int:
+            return super().write_blank(row, col, blank, cell_format)
+        return self._write_blank(row, col, blank, cell_format)
+
+    def write_strings(self, row: int, col: int, strings) -> None:
+        """write_row() of plain strings without a format: what write_row does with them when the
+        workbook turns strings into nothing else (an empty string writes no cell)."""
+        if self.strings_to_formulas or self.strings_to_urls or self.strings_to_numbers:
+            self.write_row(row, col, strings)
+            return
+        for s in strings:
+            if s.__class__ is not str:
+                self._write(row, col, s)
+            elif s != "":
+                self._write_string(row, col, s)
+            col += 1
+
+    def _calculate_spans(self) -> None:
+        # stock: every column of every row in the dimension, for each block of 16 rows
+        lo_c, hi_c = self.dim_colmin, self.dim_colmax
+        blocks: dict[int, list[int]] = {}
+        for source in (self.table, self.comments):
+            for row_num, cols in source.items():
+                if not cols or not self.dim_rowmin <= row_num <= self.dim_rowmax:
+                    continue
+                inside = [c for c in cols if lo_c <= c <= hi_c]
+                if not inside:
+                    continue
+                b = blocks.setdefault(row_num // 16, [min(inside), max(inside)])
+                b[0], b[1] = min(b[0], *inside), max(b[1], *inside)
+        self.row_spans = {k: f"{lo + 1}:{hi + 1}" for k, (lo, hi) in blocks.items()}
+
+    def _write_rows(self) -> None:
+        if self.constant_memory:
+            return super()._write_rows()
+        self._calculate_spans()
+        table, row_info, comments, spans = self.table, self.row_info, self.comments, self.row_spans
+        lo, hi = self.dim_rowmin, self.dim_rowmax
+        rows = {r for r in table if table[r]} | set(row_info) | set(comments)
+        write = self.fh.write
+        xf: dict[int, str] = {}
+        for row_num in sorted(r for r in rows if lo <= r <= hi):
+            span = spans.get(row_num // 16)
+            cells = table.get(row_num)
+            if not cells:
+                self._write_empty_row(row_num, span, row_info.get(row_num))
+                continue
+            self._write_row(row_num, span, row_info.get(row_num))
+            ref = str(row_num + 1)
+            out = []
+            for col_num in sorted(cells):
+                cell = cells[col_num]
+                kind = cell.__class__
+                if kind is CellStringTuple:
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)} t="s">'
+                               f'<v>{cell.string}</v></c>')
+                elif kind is CellNumberTuple or kind is CellDatetimeTuple:
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)}>'
+                               f'<v>{cell.number:.16G}</v></c>')
+                elif kind is CellBlankTuple:
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)}/>')
+                else:
+                    write("".join(out))
+                    out = []
+                    self._write_cell(row_num, col_num, cell)
+            out.append("</row>")
+            write("".join(out))
+
+    def _s(self, row: int, col: int, fmt, cache: dict[int, str]) -> str:
+        # the cell's style attribute: its format, else its row's, else its column's (stock order)
+        if not fmt:
+            info = self.row_info.get(row)
+            if info is not None and info.row_format:
+                fmt = info.row_format
+            else:
+                info = self.col_info.get(col)
+                fmt = info.column_format if info is not None else None
+                if fmt is None:
+                    return ""
+        s = cache.get(id(fmt))
+        if s is None:
+            s = cache[id(fmt)] = f' s="{fmt._get_xf_index()}"'
+        return s
+
+
+class FastSharedStrings(SharedStrings):
+    def _write_sst_strings(self) -> None:
+        out = []
+        for string in self.string_table.string_array:
+            if _SST_SLOW.search(string) or _preserve_whitespace(string):
+                self.fh.write("".join(out))
+                out = []
+                self._write_si(string)
+            else:
+                out.append(f"<si><t>{string}</t></si>")
+        self.fh.write("".join(out))
+
+
+class FastPackager(Packager):
+    def _write_shared_strings_file(self) -> None:
+        # stock, with FastSharedStrings
+        if not self.workbook.str_table.count:
+            return
+        sst = FastSharedStrings()
+        sst.string_table = self.workbook.str_table
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+
+class FastWorkbook(Workbook):
+    worksheet_class = FastWorksheet
+
+    def _get_packager(self):
+        return FastPackager()
