@@ -98,7 +98,7 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
         ws.set_row(40, 20)
         ws.set_row(41, None, None, {"hidden": True})
         for r in range(0, 70, 3):
-            for c in (0, 2, 3, 7, 120):
+            for c in (0, 2, 3, 7, 120, 700, 16383):
                 v = AWKWARD[(r + c) % len(AWKWARD)]
                 ws.write(r, c, v)
         ws.write_string(5, 1, "row format")
@@ -130,5 +130,6 @@ def test_write_strings_is_write_row(tmp_path):
         wb = fastsheet.FastWorkbook(io.BytesIO(), {"strings_to_formulas": False, "strings_to_urls": False})
         ws = wb.add_worksheet()
         getattr(ws, method)(3, 2, strings)
-        tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array)))
+        tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array),
+                       (ws.dim_rowmin, ws.dim_rowmax, ws.dim_colmin, ws.dim_colmax)))
     assert tables[0] == tables[1]

@@ -25,9 +25,20 @@ from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTu
 # versions whose internals tests/test_fastsheet.py compares byte for byte with the stock writers
 SUPPORTED = ("3.2.", "3.3.")
 
-_COLS = [xl_col_to_name(i) for i in range(256)]
+
+
+class _ColNames(dict):
+    def __missing__(self, col: int) -> str:
+        name = self[col] = xl_col_to_name(col)
+        return name
+
+
+_COLS = _ColNames()
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+# a defined name stock define_name() accepts without a warning and writes without escaping:
+# ASCII, not starting with a digit or ".", and an "_" so that it can look like no cell reference
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*_[A-Za-z0-9_.]*")
 
 
 def supported(version: str = xlsxwriter.__version__) -> bool:
@@ -59,15 +70,21 @@ class FastWorksheet(Worksheet):
     def write_strings(self, row: int, col: int, strings) -> None:
         """write_row() of plain strings without a format: what write_row does with them when the
         workbook turns strings into nothing else (an empty string writes no cell)."""
-        if self.strings_to_formulas or self.strings_to_urls or self.strings_to_numbers:
+        if (self.strings_to_formulas or self.strings_to_urls or self.strings_to_numbers or self.constant_memory
+                or not 0 <= row < self.xls_rowmax or not 0 <= col <= col + len(strings) <= self.xls_colmax):
             self.write_row(row, col, strings)
             return
+        index, cells = self.str_table._get_shared_string_index, self.table[row]
         for s in strings:
-            if s.__class__ is not str:
-                self._write(row, col, s)
+            if s.__class__ is not str or len(s) > self.xls_strmax // 2:
+                self._write(row, col, s)           # numbers, None; long text is truncated there
             elif s != "":
-                self._write_string(row, col, s)
+                # _write_string without its per-cell checks: the row's extent is checked once below
+                cells[col] = CellStringTuple(index(s), None)
             col += 1
+        if cells:
+            self._check_dimensions(row, min(cells))
+            self._check_dimensions(row, max(cells))
 
     def _calculate_spans(self) -> None:
         # stock: every column of every row in the dimension, for each block of 16 rows
@@ -105,14 +122,16 @@ class FastWorksheet(Worksheet):
             for col_num in sorted(cells):
                 cell = cells[col_num]
                 kind = cell.__class__
+                fmt = cell.format
+                s = xf.get(id(fmt)) if fmt is not None else None
+                if s is None:
+                    s = self._s(row_num, col_num, fmt, xf)
                 if kind is CellStringTuple:
-                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)} t="s">'
-                               f'<v>{cell.string}</v></c>')
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{s} t="s"><v>{cell.string}</v></c>')
                 elif kind is CellNumberTuple or kind is CellDatetimeTuple:
-                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)}>'
-                               f'<v>{cell.number:.16G}</v></c>')
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{s}><v>{cell.number:.16G}</v></c>')
                 elif kind is CellBlankTuple:
-                    out.append(f'<c r="{_COLS[col_num]}{ref}"{self._s(row_num, col_num, cell.format, xf)}/>')
+                    out.append(f'<c r="{_COLS[col_num]}{ref}"{s}/>')
                 else:
                     write("".join(out))
                     out = []
@@ -163,6 +182,19 @@ class FastPackager(Packager):
 
 class FastWorkbook(Workbook):
     worksheet_class = FastWorksheet
+
+    def define_name(self, name, formula):
+        # stock checks every name with five regular expressions; a plain global name passes them all
+        if len(name) > 255 or not _PLAIN_NAME.fullmatch(name):
+            return super().define_name(name, formula)
+        self.defined_names.append([name, -1, formula.lstrip("="), False])
+        return 0
+
+    def _write_defined_name(self, defined_name) -> None:
+        name, sheet_id, sheet_range, hidden = defined_name
+        if sheet_id != -1 or hidden or not _PLAIN_NAME.fullmatch(name) or _SST_SLOW.search(sheet_range):
+            return super()._write_defined_name(defined_name)
+        self.fh.write(f'<definedName name="{name}">{sheet_range}</definedName>')
 
     def _get_packager(self):
         return FastPackager()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,9 @@ class Indicator:
         return str(self.name).strip() in NA_WORDS or str(self.target).strip() in NA_WORDS
 
 
+_INDICATOR_FIELDS = tuple(f.name for f in fields(Indicator))
+
+
 @dataclass
 class Project:
     code: str
@@ -65,8 +68,10 @@ class Project:
         return str(self.fields.get("department", ""))
 
     def to_dict(self) -> dict:
+        # a shallow dict per indicator, as asdict() gives without its deep copy: every value is a
+        # scalar read from the list, and this runs for every project of a generate
         return {"code": self.code, "form_id": self.form_id, "fields": self.fields,
-                "indicators": [asdict(i) for i in self.indicators]}
+                "indicators": [{k: getattr(i, k) for k in _INDICATOR_FIELDS} for i in self.indicators]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Project":
