@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 import xlsxwriter
+from xlsxwriter.app import App
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
@@ -110,6 +111,7 @@ class FastWorksheet(Worksheet):
         rows = {r for r in table if table[r]} | set(row_info) | set(comments)
         write = self.fh.write
         xf: dict[int, str] = {}
+        col_formats = any(info.column_format is not None for info in self.col_info.values())
         for row_num in sorted(r for r in rows if lo <= r <= hi):
             span = spans.get(row_num // 16)
             cells = table.get(row_num)
@@ -118,12 +120,15 @@ class FastWorksheet(Worksheet):
                 continue
             self._write_row(row_num, span, row_info.get(row_num))
             ref = str(row_num + 1)
+            info = row_info.get(row_num)
+            # the style of a cell without a format, when neither its row nor any column has one
+            plain = None if col_formats or (info is not None and info.row_format) else ""
             out = []
             for col_num in sorted(cells):
                 cell = cells[col_num]
                 kind = cell.__class__
                 fmt = cell.format
-                s = xf.get(id(fmt)) if fmt is not None else None
+                s = xf.get(id(fmt)) if fmt is not None else plain
                 if s is None:
                     s = self._s(row_num, col_num, fmt, xf)
                 if kind is CellStringTuple:
@@ -169,6 +174,15 @@ class FastSharedStrings(SharedStrings):
         self.fh.write("".join(out))
 
 
+class FastApp(App):
+    def _write_vt_data(self, vt_data) -> None:
+        # the part names of app.xml: every sheet and every one of ~125 defined names
+        kind, data = vt_data
+        if data.__class__ is not str or _SST_SLOW.search(data):
+            return super()._write_vt_data(vt_data)
+        self.fh.write(f"<vt:{kind}>{data}</vt:{kind}>")
+
+
 class FastPackager(Packager):
     def _write_shared_strings_file(self) -> None:
         # stock, with FastSharedStrings
@@ -178,6 +192,31 @@ class FastPackager(Packager):
         sst.string_table = self.workbook.str_table
         sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
         sst._assemble_xml_file()
+
+    def _write_app_file(self) -> None:
+        # stock (XlsxWriter 3.3.1), with FastApp
+        properties = self.workbook.doc_properties
+        app = FastApp()
+        worksheet_count = 0
+        for worksheet in self.workbook.worksheets():
+            if worksheet.is_chartsheet:
+                continue
+            if worksheet.hidden != 2:       # veryHidden sheets are not listed
+                app._add_part_name(worksheet.name)
+                worksheet_count += 1
+        app._add_heading_pair(["Worksheets", worksheet_count])
+        for worksheet in self.workbook.worksheets():
+            if worksheet.is_chartsheet:
+                app._add_part_name(worksheet.name)
+        app._add_heading_pair(["Charts", self.chartsheet_count])
+        if self.named_ranges:
+            app._add_heading_pair(["Named Ranges", len(self.named_ranges)])
+        for named_range in self.named_ranges:
+            app._add_part_name(named_range)
+        app._set_properties(properties)
+        app.doc_security = self.workbook.read_only
+        app._set_xml_writer(self._filename("docProps/app.xml"))
+        app._assemble_xml_file()
 
 
 class FastWorkbook(Workbook):
