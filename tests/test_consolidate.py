@@ -157,9 +157,10 @@ def test_file_not_ours_is_not_a_row_but_is_counted(full):
 def test_totals_row_sums(full):
     out, _ = full
     rows, total = summary(out)
-    assert total["资金总额"] == "=SUBTOTAL(109,[资金总额])"
-    assert total["错误"] == "=SUBTOTAL(109,[错误])"
-    assert total["复核得分"] == "=SUBTOTAL(101,[复核得分])"
+    assert total["资金总额"] == "=SUBTOTAL(109,G2:G8)"             # the 7 project rows, as the filter shows them
+    assert total["错误"] == "=SUBTOTAL(109,N2:N8)"
+    assert total["复核得分"] == "=SUBTOTAL(101,K2:K8)"
+    assert total["项目编码"] == "=SUBTOTAL(103,D2:D8)"
     # the cached values (what Excel shows before it recalculates, and what a reader without Excel sees)
     _, cached = summary(out, data_only=True)
     assert cached["资金总额"] == pytest.approx(sum(r["资金总额"] for r in rows))
@@ -175,12 +176,23 @@ def test_totals_row_sums(full):
                                            / sum(r["资金总额"] for r in executed))
 
 
+def test_summary_filter_bands_and_print_area(full):
+    """汇总表 is streamed, so it is not an Excel table: it has what the table gave users instead."""
+    ws = openpyxl.load_workbook(full[0])[SUMMARY]
+    assert not ws.tables
+    assert ws.auto_filter.ref == "A1:Q8"                             # header + 7 projects, not the totals
+    rules = {str(r.sqref): [x.formula for x in r.rules] for r in ws.conditional_formatting}
+    assert rules["A2:Q8"] == [["MOD(ROW(),2)=0"]]                    # banded rows
+    assert "P2:P8" in rules                                          # 状态 in colour
+    assert ws.print_area == "'汇总表'!$A$1:$P$14"                     # 采用文件 is for the screen only
+    totals = list(ws[9])
+    assert totals[0].value == "合计" and totals[0].font.b and totals[3].number_format == '"共 "0" 个项目"'
+
+
 def test_tables_frozen_headers_print_setup(full):
     wb = openpyxl.load_workbook(full[0])
     ws = wb[SUMMARY]
-    table = ws.tables["项目汇总"]
-    assert table.ref == "A1:Q9" and table.totalsRowCount == 1      # header + 7 projects + totals
-    assert [c.name for c in table.tableColumns][:5] == ["序号", "主管部门", "项目实施单位", "项目编码", "项目名称"]
+    assert [c.value for c in ws[1]][:5] == ["序号", "主管部门", "项目实施单位", "项目编码", "项目名称"]
     assert wb[STATS].tables["部门汇总"].ref == "A1:O6"                # header + 4 departments + totals
     for name in (SUMMARY, STATS, DETAIL, ISSUES):
         s = wb[name]
@@ -229,6 +241,8 @@ def test_department_stats(full):
     assert (hr["重复提交"], hr["优"], hr["良"]) == (1, 1, 1)
     assert hr["平均复核得分"] == pytest.approx((83.1868 + 99.85) / 2)
     assert total["项目数"] == "=SUBTOTAL(109,[项目数])"
+    # the department totals' averages are over all projects: 汇总表's cells
+    assert total["平均复核得分"] == """=IFERROR(AVERAGE('汇总表'!$K$2:$K$8),"")"""
     cached = {r["主管部门"]: r for r in sheet_rows(out, STATS, data_only=True)}["合计"]
     assert cached["项目数"] == 7 and cached["未提交"] == 0 and cached["重复提交"] == 1
 
@@ -375,12 +389,48 @@ def test_two_runs_give_the_same_workbook(full, manifest, tmp_path):
 
 
 def test_long_sheets_are_streamed(full):
-    """指标明细 and 问题清单 are written in constant_memory mode (inline strings); the tables are not."""
+    """汇总表, 指标明细 and 问题清单 are written in constant_memory mode (inline strings); 部门统计 is not."""
     with zipfile.ZipFile(full[0]) as z:
         names = {n: z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/worksheets/sheet")}
-    assert 't="inlineStr"' in names["xl/worksheets/sheet4.xml"] and 't="inlineStr"' in names["xl/worksheets/sheet5.xml"]
-    assert 't="inlineStr"' not in names["xl/worksheets/sheet1.xml"]
+    for sheet in ("sheet1", "sheet4", "sheet5"):
+        assert 't="inlineStr"' in names[f"xl/worksheets/{sheet}.xml"]
+    assert 't="inlineStr"' not in names["xl/worksheets/sheet2.xml"]
     assert openpyxl.load_workbook(full[0]).sheetnames == [SUMMARY, STATS, CHARTS, DETAIL, ISSUES]
+
+
+def test_row_xml_is_what_xlsxwriter_writes(tmp_path):
+    """_Sheet writes a streamed sheet's rows as XML itself (XlsxWriter's per-cell path was most of the
+    time): the same rows through XlsxWriter's write_* and set_row give the same sheet, byte for byte."""
+    import xlsxwriter
+    from xlform.consolidate import _Col, _Formats, _Sheet, _StreamingWorksheet, _clean
+    cols = [_Col("文字", "wrap", 8), _Col("编码", "text", 12), _Col("数", "amount", 10), _Col("率", "pct", 8),
+            _Col("序", "int", 5, 4), _Col("状态", "center", 6)]
+    rows = [["很长的一段需要换行显示的文字内容，超过列宽", "450900210340100004007", 1234.5, 0.98765, 3, "达成"],
+            [" 前后有空格 ", "a&b<c>d", -0.5, None, 12, "=1+1"],
+            ["第一行\n第二行\r\n第三行", "_x0041_ 字面", float("nan"), 1e-12, 0, ""],
+            ["x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x"], [None, None, None, None, None, None]]
+    sheets = {}
+    for how in ("xml", "xlsxwriter"):
+        path = tmp_path / f"{how}.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                             "strings_to_numbers": False})
+        ws = wb.add_worksheet("s", worksheet_class=_StreamingWorksheet)
+        sheet = _Sheet(ws, cols, _Formats(wb))
+        for r in rows:
+            sheet.measure(r)
+        sheet.layout()
+        sheet.header()
+        sheet.streaming = how == "xml"                  # else cell by cell through XlsxWriter's write_*
+        for i, r in enumerate(rows, start=1):
+            sheet.put(i, r)
+        ws.write_string(len(rows) + 2, 0, "说明", sheet.fmts.note)
+        wb.close()
+        with zipfile.ZipFile(path) as z:
+            sheets[how] = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert sheets["xml"] == sheets["xlsxwriter"]
+    assert 'ht="' in sheets["xml"] and "_x005F_x0041_" in sheets["xml"] and "_x000D_" in sheets["xml"]
+    assert "a&amp;b&lt;c&gt;d" in sheets["xml"] and 'xml:space="preserve"' in sheets["xml"]
+    assert _clean("x\x01y\ufffe") == "xy"
 
 
 def test_iter_batch_yields_in_order_and_matches_run_batch(manifest):

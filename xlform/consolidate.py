@@ -23,9 +23,11 @@ same inputs give the same cells, and (document dates come from the manifest) the
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import math
 import re
 import sqlite3
@@ -34,11 +36,12 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.xmlwriter import XMLwriter
 
 from . import __version__
 from .errors import XlformError
@@ -101,28 +104,57 @@ class ConsolidateResult:
         return self.status[FAILED]
 
 
-@dataclass
+@dataclass(slots=True)
+class _Entry:
+    """What the sheets need of a manifest entry (the entry itself is mostly its workbook's locked cells):
+    a few hundred bytes a project, so 10,000 projects stay a few MB."""
+    code: str
+    department: str
+    name: str
+    form_id: str
+    year: Any
+    unit: Any
+    budget: float | None              # the issued 资金总额 (national form: 全年预算数)
+
+
+@dataclass(slots=True)
 class _File:
-    """What is kept in memory per file: the report without its indicator rows, and its finding counts."""
+    """What is kept in memory per file: the report's identity, scores, funds and finding counts.
+    Its indicator rows and findings are spilled to SQLite."""
     seq: int
     name: str
     path: str
-    report: FileReport                 # without its indicator rows and findings (those are spilled)
+    code: str | None                   # the project code the file gives
+    code_at: tuple | None              # where it gives it (for XF105)
     counts: dict[str, int]
     in_manifest: bool
+    scored: bool
+    total: float | None                # 复核得分
+    grade: str | None
+    self_score: float | None
+    budget_given: bool                 # the file gives a budget (else 汇总表 shows the issued one)
+    budget: float | None
+    executed: float | None
+    rate: float | None
+    unit: str
     reason: str = ""                   # why it is not in 汇总表
 
-    @property
-    def scored(self) -> bool:
-        return self.report.score is not None
+    @classmethod
+    def of(cls, seq: int, report: FileReport, counts: dict[str, int], in_manifest: bool) -> "_File":
+        score, funds = report.score, report.funds or {}
+        budget = funds.get("budget")
+        return cls(seq, Path(report.path).name, report.path, report.project_code, report.code_at, counts,
+                   in_manifest, score is not None, _real(score["total"]) if score else None,
+                   score["grade"] if score else None, _real(report.self_score), budget is not None,
+                   _real(budget), _real(funds.get("executed")), _real(funds.get("rate")), report.unit or "")
 
     def sort_key(self) -> tuple:
         return (self.name, self.path)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Project:
-    entry: ManifestEntry
+    entry: _Entry
     spec: FormSpec | None
     files: list[_File] = field(default_factory=list)
     primary: _File | None = None
@@ -210,11 +242,12 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
         work = Path(tmpdir)
         # the manifest is streamed into an index the workers look entries up in; this process keeps only
         # what the sheets need of each entry (a manifest is mostly the locked cells of every workbook)
-        entries: list[ManifestEntry] = []
+        entries: list[_Entry] = []
         index = ManifestIndex.build(manifest_path, work / f"issued{INDEX_SUFFIX}", on_entry=lambda e: (
             entries.append(_light(e, forms.get(e.form_id))) if e.project_code else None))
         created = index.created
         index.close()
+        _release_freed_memory()      # before the workers fork: they would carry the parser's leftovers
         if not entries:
             raise XlformError(f"manifest {manifest_path.name} 中没有项目（空白表的 manifest 不能汇总）")
         if out.suffix.lower() != ".xlsx":
@@ -246,9 +279,10 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
     return result
 
 
-def _collect(files: list[Path], manifest_path: Path, entries: list[ManifestEntry], forms: dict[str, FormSpec],
+def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], forms: dict[str, FormSpec],
              spill: _Spill, result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
-    projects = {e.project_code: _Project(e, forms.get(e.form_id)) for e in entries}
+    projects = {e.code: _Project(e, forms.get(e.form_id)) for e in entries}
+    entries.clear()
     result.projects = len(projects)          # a code listed twice in the manifest is one project (the last)
     stubs: list[_File] = []
     reports = iter_batch(files, manifest_path, None, jobs=jobs, templates=templates)
@@ -259,10 +293,9 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[ManifestEntry
         counts = {ERROR: 0, WARNING: 0, INFO: 0}
         for f in report.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
-        identity = [f for f in report.findings if f.code in IDENTITY_CODES]
+        identity = any(f.code in IDENTITY_CODES for f in report.findings)
         in_manifest = bool(report.project_code) and report.project_code in projects and not identity
-        stub = _File(seq, Path(report.path).name, report.path,
-                     dataclasses.replace(report, indicators=[], findings=[]), counts, in_manifest)
+        stub = _File.of(seq, report, counts, in_manifest)
         if in_manifest:
             projects[report.project_code].files.append(stub)
         else:
@@ -271,13 +304,25 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[ManifestEntry
             stub.reason = reason[len(stub.name) + 1:] if reason.startswith(stub.name + "：") else reason
         stubs.append(stub)
     spill.finish()
+    _mark_duplicates(projects, spill)
+    for s in stubs:
+        for k, v in s.counts.items():
+            result.findings[k] = result.findings.get(k, 0) + v
+    result.matched_files = sum(1 for s in stubs if s.in_manifest)
+    result.rejected = [(s.name, s.reason) for s in sorted((s for s in stubs if not s.in_manifest),
+                                                          key=_File.sort_key)]
+    ordered = sorted(projects.values(), key=lambda p: (p.entry.department, p.entry.code))
+    return ordered, stubs
 
-    # duplicates: the same XF105 finding validate gives, plus which file 汇总表 uses
+
+def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:
+    """Choose the file 汇总表 uses for each project, and give every file of a project that came more than
+    once the XF105 finding validate gives (with which file is used)."""
     dupes = [p for p in projects.values() if len(p.files) > 1]
     for p in projects.values():
         if p.files:
             p.primary = min(p.files, key=_preference)
-    fresh = [dataclasses.replace(f.report, findings=[]) for p in dupes for f in p.files]
+    fresh = [FileReport(path=f.path, project_code=f.code, code_at=f.code_at) for p in dupes for f in p.files]
     mark_duplicates(fresh)
     by_path = {r.path: r for r in fresh}
     for p in dupes:
@@ -291,14 +336,16 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[ManifestEntry
             for m in marks:
                 f.counts[m.severity] += 1
     spill.db.commit()
-    for s in stubs:
-        for k, v in s.counts.items():
-            result.findings[k] = result.findings.get(k, 0) + v
-    result.matched_files = sum(1 for s in stubs if s.in_manifest)
-    result.rejected = [(s.name, s.reason) for s in sorted((s for s in stubs if not s.in_manifest),
-                                                          key=_File.sort_key)]
-    ordered = sorted(projects.values(), key=lambda p: (p.entry.department, p.entry.project_code))
-    return ordered, stubs
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap the manifest parser freed back to the system (glibc keeps it otherwise). A forked
+    worker's RSS counts every page of its parent's heap, so this is what the workers would carry."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):        # not glibc: nothing to trim, nothing lost
+        pass
 
 
 def _preference(f: _File) -> tuple:
@@ -312,13 +359,25 @@ def _preference(f: _File) -> tuple:
 class _StreamingWorksheet(Worksheet):
     """A worksheet in XlsxWriter's constant_memory mode while the others are not.
 
-    constant_memory is a workbook option, but 汇总表 and 部门统计 need add_table(), which that mode
-    refuses; the long sheets need the mode. XlsxWriter keeps the flag per worksheet (set when the sheet
-    is created), flushes such a sheet's rows to a temp file and assembles it at close, so setting it
-    for these sheets only is safe (tests/test_consolidate.py checks the flag and the output)."""
+    constant_memory is a workbook option, but 部门统计 needs add_table(), which that mode refuses; the
+    sheets with a row per project or per indicator need the mode. XlsxWriter keeps the flag per worksheet
+    (set when the sheet is created), flushes such a sheet's rows to a temp file and assembles it at close,
+    so setting it for these sheets only is safe (tests/test_consolidate.py checks the flag and the output)."""
 
     def _initialize(self, init_data):  # noqa: D401 - XlsxWriter hook
         super()._initialize({**init_data, "constant_memory": True})
+
+    def write_row_xml(self, row: int, cells: str, height_attr: str, last_col: int) -> None:
+        """Append a finished <row> (its cells' XML made by _Sheet) to the sheet's row data.
+
+        XlsxWriter's own path costs ~25 µs a cell (argument parsing, a tuple per cell, attribute escaping
+        per cell); 指标明细 has ~28 cells per project, so that was most of writing the workbook. The XML
+        is what XlsxWriter writes for the same cells (tests/test_consolidate.py compares them)."""
+        if row > self.previous_row:
+            self._write_single_row(row)       # the row XlsxWriter still holds (the header) goes first
+        self._check_dimensions(row, 0)
+        self._check_dimensions(row, last_col)
+        self.fh.write(f'<row r="{row + 1}"{height_attr}>{cells}</row>')
 
 
 def _clean(text: Any) -> str:
@@ -349,6 +408,7 @@ class _Formats:
         self.count_total = wb.add_format({**base, "border": 1, "border_color": "#BFBFBF", "bold": True,
                                           "top": 6, "top_color": "#000000", "bg_color": "#F2F2F2",
                                           "align": "center", "num_format": '"共 "0" 个项目"'})
+        self.band = wb.add_format({"bg_color": "#F2F2F2"})
         self.fills = {key: wb.add_format({"bg_color": bg, "font_color": fg}) for key, (bg, fg) in {
             "red": ("#F8CBAD", "#9C0006"), "amber": ("#FFE699", "#7F6000"), "grey": ("#EDEDED", "#7F7F7F"),
             "blue": ("#DDEBF7", "#1F4E78"), "green": ("#E2EFDA", "#375623")}.items()}
@@ -371,10 +431,11 @@ class _Formats:
 
 
 class _Sheet:
-    """Writes rows cell by cell with the column's format, at a height that shows wrapped text.
+    """Writes rows with the column's format, at a height that shows wrapped text.
 
     Column widths must be known before a row is written (its height depends on them, and a
     constant_memory sheet cannot go back): measure() every row first, then layout(), then put().
+    On a _StreamingWorksheet a row's cells become XML here, in one string (write_row_xml).
     """
 
     LINE = 13.5              # points per line of 10 pt text
@@ -383,17 +444,23 @@ class _Sheet:
     def __init__(self, ws, cols: list[_Col], fmts: _Formats):
         self.ws, self.cols, self.fmts = ws, cols, fmts
         self.measured = [0.0] * len(cols)
+        self.growing = list(range(len(cols)))     # columns not yet at their cap: only these are measured
         self.widths: list[float] = []
         self.row = 1
+        self.streaming = isinstance(ws, _StreamingWorksheet)
 
-    def measure(self, values: list[Any]) -> None:
-        measured = self.measured
-        for c, (col, v) in enumerate(zip(self.cols, values)):
+    def measure(self, values) -> None:
+        measured, cols, capped = self.measured, self.cols, False
+        for c in self.growing:
+            v = values[c]
             if v is None or v == "":
                 continue
-            w = max(_line_units(_shown(v, col.kind)))
+            w = max(_line_units(_shown(v, cols[c].kind)))
             if w > measured[c]:
                 measured[c] = w
+                capped = capped or w >= cols[c].cap
+        if capped:       # a column at its cap is as wide as it gets, whatever the rows still to come
+            self.growing = [c for c in self.growing if measured[c] < cols[c].cap]
 
     def layout(self, header_height: float = 30) -> None:
         self.widths = []
@@ -403,22 +470,26 @@ class _Sheet:
             self.widths.append(width)
             self.ws.set_column(c, c, width)
         self.ws.set_row(0, header_height)
+        # per column: the start of its cells' XML, and the room wrapped text has (None: it does not wrap)
+        self._cells = [(f'<c r="{xl_col_to_name(c)}', f' s="{self.fmts.cell(col.kind)._get_xf_index()}"',
+                        max(1.0, width - self.PAD) if col.kind == "wrap" else None)
+                       for c, (col, width) in enumerate(zip(self.cols, self.widths))]
 
     def header(self) -> None:
         for c, col in enumerate(self.cols):
             self.ws.write_string(0, c, col.header, self.fmts.head)
 
-    def height(self, values: list[Any]) -> float | None:
+    def height(self, values) -> float | None:
         lines = 1
         for col, width, v in zip(self.cols, self.widths, values):
-            if col.kind != "wrap" or v is None or v == "":
-                continue
-            room = max(1.0, width - self.PAD)
-            n = sum(max(1, math.ceil(u / room)) for u in _line_units(_shown(v, col.kind)))
-            lines = max(lines, n)
-        return None if lines == 1 else min(409.0, round(lines * self.LINE + 2, 1))   # Excel's highest row
+            if col.kind == "wrap" and v is not None and v != "":
+                lines = max(lines, _lines(_shown(v, col.kind), max(1.0, width - self.PAD)))
+        return _row_height(lines)
 
-    def put(self, row: int, values: list[Any], total: bool = False) -> None:
+    def put(self, row: int, values, total: bool = False) -> None:
+        if self.streaming and not total:
+            self._put_xml(row, values)
+            return
         h = self.height(values)
         if h is not None:
             self.ws.set_row(row, h)
@@ -431,12 +502,69 @@ class _Sheet:
             else:
                 self.ws.write_string(row, c, _clean(v), fmt)    # never a formula, whatever the text
 
-    def append(self, values: list[Any]) -> bool:
+    def _put_xml(self, row: int, values) -> None:
+        """put() on a streaming sheet: the same cells, written as one string. Text is always an inline
+        string (never a formula, whatever it reads), escaped as XlsxWriter escapes it."""
+        r = row + 1
+        cells, lines = [], 1
+        for (start, style, room), v in zip(self._cells, values):
+            if v is None or v == "" or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+                cells.append(f"{start}{r}\"{style}/>")
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                cells.append(f"{start}{r}\"{style}><v>{v:.16G}</v></c>")
+            else:
+                text = _excel_text(_clean(v))
+                if room is not None:
+                    lines = max(lines, _lines(text, room))
+                cells.append(f"{start}{r}\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>")
+        self.ws.write_row_xml(row, "".join(cells), _height_attr(_row_height(lines)), len(cells) - 1)
+
+    def append(self, values) -> bool:
         if self.row >= EXCEL_MAX_ROWS:
             return False
         self.put(self.row, values)
         self.row += 1
         return True
+
+
+def _lines(text: str, room: float) -> int:
+    """Lines `text` takes in a column with `room` width units, wrapped."""
+    if 2 * len(text) <= room and "\n" not in text:     # no character is wider than 2: one line
+        return 1
+    return sum(max(1, math.ceil(u / room)) for u in _line_units(text))
+
+
+def _row_height(lines: int) -> float | None:
+    return None if lines == 1 else min(409.0, round(lines * _Sheet.LINE + 2, 1))   # Excel's highest row
+
+
+def _height_attr(height: float | None) -> str:
+    """A <row>'s height attributes as XlsxWriter's set_row writes them (it keeps whole pixels)."""
+    if height is None:
+        return ""
+    pixels = int(height * 4.0 / 3.0 + 0.5)
+    return "" if pixels == 20 else f' ht="{pixels * 0.75:.16g}" customHeight="1"'   # 20 px: the default
+
+
+_NEEDS_PRESERVE = re.compile(r"^\s|\s$")
+
+
+def _excel_text(text: str) -> str:
+    """A cell holds at most 32,767 UTF-16 units (XlsxWriter cuts longer strings the same way)."""
+    if len(text) > 16383 and len(text.encode("utf-16-le")) > 65534:
+        text = text.encode("utf-16-le")[:65534].decode("utf-16-le", "ignore")
+    return text
+
+
+def _xml_text(text: str) -> str:
+    """The <t> element of an inline string, as XlsxWriter writes it: a literal _xHHHH_ and a carriage
+    return escaped as Excel expects, whitespace at either end preserved, &, < and > escaped."""
+    if "_x" in text or "\r" in text:
+        text = XMLwriter._escape_control_characters(text)
+    attr = ' xml:space="preserve"' if _NEEDS_PRESERVE.search(text) else ""
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<t{attr}>{text}</t>"
 
 
 def _print_setup(ws, title: str, last_col: int | None = None, last_row: int | None = None,
@@ -460,12 +588,23 @@ def _line_units(text: str) -> tuple[float, ...]:
     return tuple(_units(line) for line in text.split("\n"))
 
 
+class _CharUnits(dict):
+    """Width units per character, looked up once per distinct character."""
+
+    def __missing__(self, ch: str) -> float:
+        units = self[ch] = 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+        return units
+
+
+_CHAR_UNITS = _CharUnits()
+
+
 def _units(text: str) -> float:
     """Column-width units a line of 10 pt text needs: a CJK character 2 (宋体 10 pt is 1.86 in Excel),
     anything else 1.1 (a little more than a digit, for bold and proportional fonts)."""
     if text.isascii():
         return 1.1 * len(text)
-    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+    return sum(map(_CHAR_UNITS.__getitem__, text))
 
 
 def _shown(v: Any, kind: str) -> str:
@@ -513,16 +652,12 @@ def _write(path: Path, created: str, manifest_path: Path, projects: list[_Projec
                        "comments": f"xlform {__version__} · manifest {manifest_path.name}（{created}）"})
     fmts = _Formats(wb)
     grades = _grades(projects)
-    rows = _summary_rows(projects, result)
+    everything, by_dept = _write_summary(wb, fmts, title, projects, result)
     result.grades = {**{g: result.grades.get(g, 0) for g in grades}, **result.grades}
-    _write_summary(wb, fmts, title, rows, projects, result)
-    depts = _write_stats(wb, fmts, title, rows, grades, result)
-    per_dept: dict[str, int] = {}
-    for r in rows:
-        if r["grade"]:
-            per_dept[r["department"]] = per_dept.get(r["department"], 0) + 1
-    _write_charts(wb, fmts, title, depts, grades, _grade_note(projects), max(result.grades.values(), default=0),
-                  max(per_dept.values(), default=0))
+    _write_stats(wb, fmts, title, everything, by_dept, grades, result)
+    _write_charts(wb, fmts, title, sorted(by_dept), grades, _grade_note(projects),
+                  max(result.grades.values(), default=0),
+                  max((sum(t.grades.values()) for t in by_dept.values()), default=0))
     _write_details(wb, fmts, title, projects, spill, result)
     _write_issues(wb, fmts, title, projects, stubs, spill, result)
     wb.worksheets()[0].activate()
@@ -576,16 +711,12 @@ def _budget_fields(spec: FormSpec | None) -> list[str]:
     return [f.name for f in (spec.fields_with_role("fund_total") or spec.fields_with_role("fund_budget"))]
 
 
-def _light(e: ManifestEntry, spec: FormSpec | None) -> ManifestEntry:
+def _light(e: ManifestEntry, spec: FormSpec | None) -> _Entry:
     """The entry without its locked cells and indicators: identity, unit and issued budget only."""
     fields = (e.project or {}).get("fields", {})
-    keep = {k: fields.get(k) for k in ["unit", *_budget_fields(spec)] if k in fields}
-    return dataclasses.replace(e, locked={}, project={"fields": keep})
-
-
-def _manifest_budget(p: _Project) -> float | None:
-    names = _budget_fields(p.spec)
-    return _real((p.entry.project or {}).get("fields", {}).get(names[0])) if names else None
+    names = _budget_fields(spec)
+    return _Entry(e.project_code, e.department, e.project_name, e.form_id, e.year, fields.get("unit"),
+                  _real(fields.get(names[0])) if names else None)
 
 
 # ---- 汇总表
@@ -600,81 +731,164 @@ SUMMARY_COLS = [
 ]
 
 
-def _summary_rows(projects: list[_Project], result: ConsolidateResult) -> list[dict]:
-    rows = []
+class _SummaryRow(NamedTuple):
+    """One row of 汇总表, in the order of SUMMARY_COLS."""
+    n: int
+    department: str
+    unit: str
+    code: str
+    name: str
+    form: str
+    budget: float | None
+    executed: float | None
+    rate: float | None
+    own: float | None                 # 自评得分
+    score: float | None               # 复核得分
+    diff: float | None
+    grade: str | None
+    errors: int | None
+    warnings: int | None
+    status: str
+    file: str | None
+
+
+def _summary_rows(projects: list[_Project]) -> Iterator[_SummaryRow]:
+    """汇总表's rows, made afresh on each pass (nothing per project is kept but the _Project)."""
     for n, p in enumerate(projects, start=1):
         e, f = p.entry, p.primary
-        r = f.report if f else None
-        status = p.status
-        result.status[status] += 1
-        fields = (e.project or {}).get("fields", {})
-        funds = (r.funds or {}) if r else {}
-        score = r.score if r else None
-        total = _real(score["total"]) if score else None
-        own = _real(r.self_score) if r else None
-        budget = _real(funds.get("budget")) if funds.get("budget") is not None else _manifest_budget(p)
-        grade = score["grade"] if score else None
-        if grade:
-            result.grades[grade] = result.grades.get(grade, 0) + 1
-        rows.append({
-            "n": n, "department": e.department, "unit": str(fields.get("unit") or (r.unit if r else "") or ""),
-            "code": e.project_code, "name": e.project_name, "form": e.form_id, "budget": budget,
-            "executed": _real(funds.get("executed")), "rate": _real(funds.get("rate")), "self": own,
-            "score": total, "diff": round(total - own, 4) if total is not None and own is not None else None,
-            "grade": grade, "errors": f.counts[ERROR] if f else None, "warnings": f.counts[WARNING] if f else None,
-            "status": status, "file": f.name if f else None})
-    scores = [r["score"] for r in rows if r["score"] is not None]
-    result.average_score = sum(scores) / len(scores) if scores else None
-    return rows
+        total = f.total if f else None
+        own = f.self_score if f else None
+        yield _SummaryRow(
+            n, e.department, str(e.unit or (f.unit if f else "") or ""), e.code, e.name, e.form_id,
+            f.budget if f and f.budget_given else e.budget, f.executed if f else None, f.rate if f else None,
+            own, total, round(total - own, 4) if total is not None and own is not None else None,
+            f.grade if f else None, f.counts[ERROR] if f else None, f.counts[WARNING] if f else None,
+            p.status, f.name if f else None)
 
 
-def _write_summary(wb, fmts: _Formats, title: str, rows: list[dict], projects: list[_Project],
-                   result: ConsolidateResult) -> None:
-    ws = wb.add_worksheet(SUMMARY)
+class _Tally:
+    """Counts and sums over 汇总表 rows: one per department (部门统计) and one for all (the totals rows)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.status = {s: 0 for s in STATUSES}
+        self.grades: dict[str, int] = {}
+        self.own, self.scores = [0, 0], [0, 0]              # sum, count of the rows that have one
+        self.budget = self.executed = self.executed_budget = 0
+        self.any_executed = False
+        self.errors = self.warnings = 0
+
+    def add(self, r: _SummaryRow) -> None:
+        self.n += 1
+        self.status[r.status] += 1
+        if r.grade:
+            self.grades[r.grade] = self.grades.get(r.grade, 0) + 1
+        for acc, v in ((self.own, r.own), (self.scores, r.score)):
+            if v is not None:
+                acc[0] += v
+                acc[1] += 1
+        self.budget += r.budget or 0
+        if r.executed is not None:
+            self.any_executed = True
+            self.executed += r.executed
+            self.executed_budget += r.budget or 0
+        self.errors += r.errors or 0
+        self.warnings += r.warnings or 0
+
+    @staticmethod
+    def average(acc: list) -> float | None:
+        return acc[0] / acc[1] if acc[1] else None
+
+    @property
+    def rate(self) -> float | None:
+        return self.executed / self.executed_budget if self.executed_budget else None
+
+
+_SUMMARY_LETTER = {c.header: xl_col_to_name(i) for i, c in enumerate(SUMMARY_COLS)}
+
+
+def _summary_range(header: str, n: int, sheet: str = "") -> str:
+    """The cells of a 汇总表 column's n project rows, e.g. G2:G8 (or '汇总表'!$G$2:$G$8 from elsewhere)."""
+    col = _SUMMARY_LETTER[header]
+    return f"'{SUMMARY}'!${col}$2:${col}${n + 1}" if sheet else f"{col}2:{col}{n + 1}"
+
+
+def _rate_formula(n: int, sheet: str = "") -> str:
+    """执行率 of the projects that reported an executed amount: their executed ÷ their budget."""
+    executed, budget = _summary_range("全年执行数", n, sheet), _summary_range("资金总额", n, sheet)
+    return f'IFERROR(SUMIFS({executed},{executed},"<>")/SUMIFS({budget},{executed},"<>"),"")'
+
+
+def _write_summary(wb, fmts: _Formats, title: str, projects: list[_Project],
+                   result: ConsolidateResult) -> tuple[_Tally, dict[str, _Tally]]:
+    """汇总表, streamed: a pass over the projects for the widths and the totals, a pass to write.
+    An autofilter over the rows and a totals row of SUBTOTAL formulas (they follow the filter), not an
+    Excel table: XlsxWriter can write a table only from a sheet it holds in memory, cell by cell."""
+    ws = wb.add_worksheet(SUMMARY, worksheet_class=_StreamingWorksheet)
     sheet = _Sheet(ws, SUMMARY_COLS, fmts)
-    keys = ["n", "department", "unit", "code", "name", "form", "budget", "executed", "rate", "self", "score",
-            "diff", "grade", "errors", "warnings", "status", "file"]
-    values = [[r[k] for k in keys] for r in rows]
-    for v in values:
-        sheet.measure(v)
-    last = len(rows) + 1                      # the totals row
-    executed_rows = [r for r in rows if r["executed"] is not None]
-    exec_sum = sum(r["executed"] for r in executed_rows)
-    exec_budget = sum(r["budget"] or 0 for r in executed_rows)
-
-    def avg(key):
-        vals = [r[key] for r in rows if r[key] is not None]
-        return sum(vals) / len(vals) if vals else 0
-
-    t = SUMMARY_TABLE
-    totals: dict[str, dict] = {
-        "序号": {"total_string": "合计"},
-        "项目编码": {"total_function": "count", "total_value": len(rows)},
-        "资金总额": {"total_function": "sum", "total_value": sum(r["budget"] or 0 for r in rows)},
-        "全年执行数": {"total_function": "sum", "total_value": exec_sum},
-        "执行率": {"total_function": f'IFERROR(SUMIFS({t}[全年执行数],{t}[全年执行数],"<>")'
-                                  f'/SUMIFS({t}[资金总额],{t}[全年执行数],"<>"),"")',
-                "total_value": exec_sum / exec_budget if exec_budget else ""},
-        "自评得分": {"total_function": "average", "total_value": avg("self")},
-        "复核得分": {"total_function": "average", "total_value": avg("score")},
-        "错误": {"total_function": "sum", "total_value": sum(r["errors"] or 0 for r in rows)},
-        "警告": {"total_function": "sum", "total_value": sum(r["warnings"] or 0 for r in rows)},
-    }
-    sheet.measure([totals.get(c.header, {}).get("total_value") for c in SUMMARY_COLS])
+    everything, by_dept = _Tally(), {}
+    for r in _summary_rows(projects):
+        sheet.measure(r)
+        everything.add(r)
+        by_dept.setdefault(r.department, _Tally()).add(r)
+    result.status = dict(everything.status)
+    result.grades = dict(everything.grades)
+    result.average_score = everything.average(everything.scores)
+    n = everything.n
+    totals = _summary_totals(everything, n)
+    sheet.measure([totals.get(c.header, (None, None))[1] for c in SUMMARY_COLS])
     sheet.layout()
-    for i, v in enumerate(values, start=1):
-        sheet.put(i, v)
-    _add_table(ws, SUMMARY_TABLE, SUMMARY_COLS, len(rows), totals, fmts)
+    sheet.header()
+    for r in _summary_rows(projects):
+        sheet.put(r.n, r)
+    last = n + 1                              # the totals row
+    _totals_row(ws, fmts, last, totals)
+    ws.autofilter(0, 0, n, len(SUMMARY_COLS) - 1)
     ws.freeze_panes(1, 0)
-    _status_colors(ws, fmts, SUMMARY_COLS, "状态", len(rows),
+    _status_colors(ws, fmts, SUMMARY_COLS, "状态", n,
                    ((MISSING, "grey"), (FAILED, "red"), (DUPLICATE, "amber"), (SUBMITTED, "green")))
-    _status_colors(ws, fmts, SUMMARY_COLS, "等级", len(rows), (("差", "red"),))
+    _status_colors(ws, fmts, SUMMARY_COLS, "等级", n, (("差", "red"),))
+    ws.conditional_format(1, 0, n, len(SUMMARY_COLS) - 1, {     # banded rows, under the status colours
+        "type": "formula", "criteria": "=MOD(ROW(),2)=0", "format": fmts.band})
+    _summary_notes(ws, fmts, title, last, n, result)
+    return everything, by_dept
 
-    # notes below the table: what the table covers, and the files it leaves out
+
+def _summary_totals(t: _Tally, n: int) -> dict[str, tuple[str | None, Any]]:
+    """汇总表's totals row: per column (formula, the value it gives). SUBTOTAL counts only the rows the
+    filter shows; the value is written too, for readers that do not calculate (previews, data_only)."""
+    average = lambda acc: t.average(acc) or 0                       # noqa: E731 - SUBTOTAL(101) of none
+    return {
+        "序号": (None, "合计"),
+        "项目编码": (f"SUBTOTAL(103,{_summary_range('项目编码', n)})", n),
+        "资金总额": (f"SUBTOTAL(109,{_summary_range('资金总额', n)})", t.budget),
+        "全年执行数": (f"SUBTOTAL(109,{_summary_range('全年执行数', n)})", t.executed),
+        "执行率": (_rate_formula(n), t.executed / t.executed_budget if t.executed_budget else ""),
+        "自评得分": (f"SUBTOTAL(101,{_summary_range('自评得分', n)})", average(t.own)),
+        "复核得分": (f"SUBTOTAL(101,{_summary_range('复核得分', n)})", average(t.scores)),
+        "错误": (f"SUBTOTAL(109,{_summary_range('错误', n)})", t.errors),
+        "警告": (f"SUBTOTAL(109,{_summary_range('警告', n)})", t.warnings),
+    }
+
+
+def _totals_row(ws, fmts: _Formats, row: int, totals: dict[str, tuple[str | None, Any]]) -> None:
+    for c, col in enumerate(SUMMARY_COLS):
+        formula, value = totals.get(col.header, (None, None))
+        fmt = fmts.count_total if col.header == "项目编码" else fmts.cell(col.kind, total=True)
+        if formula is not None:
+            ws.write_formula(row, c, f"={formula}", fmt, value)
+        elif value is not None:
+            ws.write_string(row, c, value, fmt)
+        else:
+            ws.write_blank(row, c, None, fmt)
+
+
+def _summary_notes(ws, fmts: _Formats, title: str, last: int, n: int, result: ConsolidateResult) -> None:
+    """The lines below the table: what it covers, and the files it leaves out."""
     st = result.status
     n_rejected = len(result.rejected)
     notes = [
-        f"说明：本表列出 manifest 中的全部 {len(rows)} 个项目（按主管部门、项目编码排序）："
+        f"说明：本表列出 manifest 中的全部 {n} 个项目（按主管部门、项目编码排序）："
         f"已提交 {st[SUBMITTED]}，重复提交 {st[DUPLICATE]}，校验未通过 {st[FAILED]}，未提交 {st[MISSING]}。",
         f"共读取 {result.files} 个文件，其中 {result.files - n_rejected} 个对应到本批次的项目；"
         f"{n_rejected} 个不是本批次下发的工作簿、无法读取或项目不在清单中，未计入本表，原因见“{ISSUES}”。",
@@ -699,51 +913,36 @@ def _stats_cols(grades: list[str]) -> list[_Col]:
                _Col("执行率", "pct", 10)])
 
 
-def _write_stats(wb, fmts: _Formats, title: str, rows: list[dict], grades: list[str],
-                 result: ConsolidateResult) -> list[str]:
+def _write_stats(wb, fmts: _Formats, title: str, everything: _Tally, by_dept: dict[str, _Tally],
+                 grades: list[str], result: ConsolidateResult) -> None:
+    """部门统计: a row per department (an Excel table: a few dozen rows), its totals from 汇总表's cells."""
     ws = wb.add_worksheet(STATS)
     cols = _stats_cols(grades)
     sheet = _Sheet(ws, cols, fmts)
-    by_dept: dict[str, list[dict]] = {}
-    for r in rows:
-        by_dept.setdefault(r["department"], []).append(r)
-    depts = sorted(by_dept)
+    depts, n = sorted(by_dept), everything.n
     values = []
     for d in depts:
-        rs = by_dept[d]
-        scores = [r["score"] for r in rs if r["score"] is not None]
-        selfs = [r["self"] for r in rs if r["self"] is not None]
-        ex = [r for r in rs if r["executed"] is not None]
-        ex_budget = sum(r["budget"] or 0 for r in ex)
-        values.append([d, len(rs), sum(1 for r in rs if r["status"] != MISSING),
-                      sum(1 for r in rs if r["status"] == MISSING), sum(1 for r in rs if r["status"] == DUPLICATE),
-                      sum(1 for r in rs if r["status"] == FAILED),
-                      sum(selfs) / len(selfs) if selfs else None, sum(scores) / len(scores) if scores else None]
-                  + [sum(1 for r in rs if r["grade"] == g) for g in grades]
-                  + [sum(r["budget"] or 0 for r in rs), sum(r["executed"] for r in ex) if ex else None,
-                     sum(r["executed"] for r in ex) / ex_budget if ex_budget else None])
-    last = len(depts) + 1
-    t = SUMMARY_TABLE
-    n = len(rows)
-    selfs = [r["self"] for r in rows if r["self"] is not None]
-    ex = [r for r in rows if r["executed"] is not None]
-    ex_sum, ex_budget = sum(r["executed"] for r in ex), sum(r["budget"] or 0 for r in ex)
+        t = by_dept[d]
+        values.append([d, t.n, t.n - t.status[MISSING], t.status[MISSING], t.status[DUPLICATE], t.status[FAILED],
+                       t.average(t.own), t.average(t.scores)]
+                      + [t.grades.get(g, 0) for g in grades]
+                      + [t.budget, t.executed if t.any_executed else None, t.rate])
+    st, own_avg = result.status, everything.average(everything.own)
+    own = _summary_range("自评得分", n, SUMMARY)
+    score = _summary_range("复核得分", n, SUMMARY)
     totals = {
         "主管部门": {"total_string": "合计"},
         "项目数": {"total_function": "sum", "total_value": n},
-        "已提交": {"total_function": "sum", "total_value": n - result.status[MISSING]},
-        "未提交": {"total_function": "sum", "total_value": result.status[MISSING]},
-        "重复提交": {"total_function": "sum", "total_value": result.status[DUPLICATE]},
-        "校验未通过": {"total_function": "sum", "total_value": result.status[FAILED]},
-        "平均自评得分": {"total_function": f'IFERROR(AVERAGE({t}[自评得分]),"")',
-                   "total_value": sum(selfs) / len(selfs) if selfs else ""},
-        "平均复核得分": {"total_function": f'IFERROR(AVERAGE({t}[复核得分]),"")',
+        "已提交": {"total_function": "sum", "total_value": n - st[MISSING]},
+        "未提交": {"total_function": "sum", "total_value": st[MISSING]},
+        "重复提交": {"total_function": "sum", "total_value": st[DUPLICATE]},
+        "校验未通过": {"total_function": "sum", "total_value": st[FAILED]},
+        "平均自评得分": {"total_function": f'IFERROR(AVERAGE({own}),"")', "total_value": "" if own_avg is None else own_avg},
+        "平均复核得分": {"total_function": f'IFERROR(AVERAGE({score}),"")',
                    "total_value": result.average_score if result.average_score is not None else ""},
-        "资金总额": {"total_function": "sum", "total_value": sum(r["budget"] or 0 for r in rows)},
-        "全年执行数": {"total_function": "sum", "total_value": ex_sum},
-        "执行率": {"total_function": f'IFERROR(SUMIFS({t}[全年执行数],{t}[全年执行数],"<>")'
-                                  f'/SUMIFS({t}[资金总额],{t}[全年执行数],"<>"),"")',
-                "total_value": ex_sum / ex_budget if ex_budget else ""},
+        "资金总额": {"total_function": "sum", "total_value": everything.budget},
+        "全年执行数": {"total_function": "sum", "total_value": everything.executed},
+        "执行率": {"total_function": _rate_formula(n, SUMMARY), "total_value": "" if everything.rate is None else everything.rate},
     }
     for g in grades:
         totals[g] = {"total_function": "sum", "total_value": result.grades.get(g, 0)}
@@ -755,7 +954,6 @@ def _write_stats(wb, fmts: _Formats, title: str, rows: list[dict], grades: list[
     _add_table(ws, STATS_TABLE, cols, len(depts), totals, fmts)
     ws.freeze_panes(1, 1)
     _print_setup(ws, f"{title}·部门统计", unit=True)
-    return depts
 
 
 # ---- 图表
@@ -868,7 +1066,7 @@ def _detail_rows(projects: list[_Project], spill: _Spill) -> Iterator[list[Any]]
         for (n, level1, level2, name, target, actual, completion, points, score, reason,
              status) in spill.indicators(f.seq):
             na = status == "na"
-            yield [e.department, e.project_code, e.project_name, n, level1, level2, name, target, actual,
+            yield [e.department, e.code, e.name, n, level1, level2, name, target, actual,
                    completion, None if na else points, None if na else score, reason,
                    INDICATOR_STATUS.get(status, status)]
 
@@ -894,11 +1092,11 @@ ISSUE_COLS = [
 ]
 
 
-def _issue_rows(order: list[tuple[_File, ManifestEntry | None]], spill: _Spill) -> Iterator[list[Any]]:
+def _issue_rows(order: list[tuple[_File, _Entry | None]], spill: _Spill) -> Iterator[list[Any]]:
     for f, entry in order:
         dept = entry.department if entry else ""
-        code = entry.project_code if entry else (f.report.project_code or "")
-        name = entry.project_name if entry else ""
+        code = entry.code if entry else (f.code or "")
+        name = entry.name if entry else ""
         for code_, severity, message, sheet, cell in spill.findings(f.seq):
             rule = CATALOGUE.get(code_)
             yield [dept, code, name, f.name, sheet, cell, code_, SEVERITY_ZH.get(severity, severity),
@@ -908,7 +1106,7 @@ def _issue_rows(order: list[tuple[_File, ManifestEntry | None]], spill: _Spill) 
 def _write_issues(wb, fmts: _Formats, title: str, projects: list[_Project], stubs: list[_File], spill: _Spill,
                   result: ConsolidateResult) -> None:
     ws = wb.add_worksheet(ISSUES, worksheet_class=_StreamingWorksheet)
-    order: list[tuple[_File, ManifestEntry | None]] = []
+    order: list[tuple[_File, _Entry | None]] = []
     for p in projects:                       # each project's files, the one 汇总表 uses first
         rest = sorted((f for f in p.files if f is not p.primary), key=_File.sort_key)
         order += [(f, p.entry) for f in ([p.primary] if p.primary else []) + rest]
