@@ -132,12 +132,12 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
 
 def test_write_strings_is_write_row(tmp_path):
     """write_strings (the metadata sheet's fast path) stores what write_row stores."""
-    strings = ["a", "", " b", "=1+1", "http://x.y", "c", 5, None]
+    strings = ["a", "", " b", "=1+1", "http://x.y", "c", 5, None, "a", "c", "x" * 40000]
     tables = []
     for method in ("write_row", "write_strings"):
         wb = fastsheet.FastWorkbook(io.BytesIO(), {"strings_to_formulas": False, "strings_to_urls": False})
         ws = wb.add_worksheet()
         getattr(ws, method)(3, 2, strings)
-        tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array),
+        tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array), wb.str_table.count,
                        (ws.dim_rowmin, ws.dim_rowmax, ws.dim_colmin, ws.dim_colmax)))
     assert tables[0] == tables[1]

@@ -75,14 +75,21 @@ class FastWorksheet(Worksheet):
                 or not 0 <= row < self.xls_rowmax or not 0 <= col <= col + len(strings) <= self.xls_colmax):
             self.write_row(row, col, strings)
             return
-        index, cells = self.str_table._get_shared_string_index, self.table[row]
+        sst, cells = self.str_table, self.table[row]
+        known, add, repeats = sst.string_table, sst._get_shared_string_index, 0
         for s in strings:
             if s.__class__ is not str or len(s) > self.xls_strmax // 2:
                 self._write(row, col, s)           # numbers, None; long text is truncated there
             elif s != "":
                 # _write_string without its per-cell checks: the row's extent is checked once below
-                cells[col] = CellStringTuple(index(s), None)
+                index = known.get(s)
+                if index is None:
+                    index = add(s)                 # counts the use itself
+                else:
+                    repeats += 1
+                cells[col] = CellStringTuple(index, None)
             col += 1
+        sst.count += repeats
         if cells:
             self._check_dimensions(row, min(cells))
             self._check_dimensions(row, max(cells))
@@ -110,27 +117,25 @@ class FastWorksheet(Worksheet):
         lo, hi = self.dim_rowmin, self.dim_rowmax
         rows = {r for r in table if table[r]} | set(row_info) | set(comments)
         write = self.fh.write
-        xf: dict[int, str] = {}
+        xf: dict = {}             # Format -> ' s="N"'; None -> this row's attribute for unformatted cells
         col_formats = any(info.column_format is not None for info in self.col_info.values())
         for row_num in sorted(r for r in rows if lo <= r <= hi):
             span = spans.get(row_num // 16)
             cells = table.get(row_num)
-            if not cells:
-                self._write_empty_row(row_num, span, row_info.get(row_num))
-                continue
-            self._write_row(row_num, span, row_info.get(row_num))
-            ref = str(row_num + 1)
             info = row_info.get(row_num)
-            # the style of a cell without a format, when neither its row nor any column has one
-            plain = None if col_formats or (info is not None and info.row_format) else ""
+            if not cells:
+                self._write_empty_row(row_num, span, info)
+                continue
+            self._write_row(row_num, span, info)
+            ref = str(row_num + 1)
+            # unformatted cells take their row's or column's format: "" when neither has one
+            xf[None] = None if col_formats or (info is not None and info.row_format) else ""
             out = []
-            for col_num in sorted(cells):
-                cell = cells[col_num]
+            for col_num, cell in sorted(cells.items()):
                 kind = cell.__class__
-                fmt = cell.format
-                s = xf.get(id(fmt)) if fmt is not None else plain
+                s = xf.get(cell.format)
                 if s is None:
-                    s = self._s(row_num, col_num, fmt, xf)
+                    s = self._s(row_num, col_num, cell.format, xf)
                 if kind is CellStringTuple:
                     out.append(f'<c r="{_COLS[col_num]}{ref}"{s} t="s"><v>{cell.string}</v></c>')
                 elif kind is CellNumberTuple or kind is CellDatetimeTuple:
@@ -144,7 +149,7 @@ class FastWorksheet(Worksheet):
             out.append("</row>")
             write("".join(out))
 
-    def _s(self, row: int, col: int, fmt, cache: dict[int, str]) -> str:
+    def _s(self, row: int, col: int, fmt, cache: dict) -> str:
         # the cell's style attribute: its format, else its row's, else its column's (stock order)
         if not fmt:
             info = self.row_info.get(row)
@@ -155,9 +160,9 @@ class FastWorksheet(Worksheet):
                 fmt = info.column_format if info is not None else None
                 if fmt is None:
                     return ""
-        s = cache.get(id(fmt))
+        s = cache.get(fmt)
         if s is None:
-            s = cache[id(fmt)] = f' s="{fmt._get_xf_index()}"'
+            s = cache[fmt] = f' s="{fmt._get_xf_index()}"'
         return s
 
 
