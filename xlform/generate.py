@@ -1,6 +1,7 @@
 """generate: one locked workbook per project, and the manifest that proves later what was issued."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 from . import __version__
 from .errors import XlformError
 from .layout import Layout, build_layout
-from .manifest import Manifest, ManifestEntry, fingerprint
+from .manifest import Manifest, ManifestEntry, entry_json, fingerprint, write_manifest
 from .projects import Project, read_projects
 from .spec import FormSpec, available_forms, get_form
 from .workbook import atomic_path, write_workbook
@@ -84,7 +85,6 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
         get_form(form, templates)  # raises the "unknown form" message
     projects = read_projects(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
-    entries: list[ManifestEntry] = []
     # every file name first: a clash must stop the run before anything is written
     names: dict[str, Project] = {}
     items = sorted(projects, key=lambda p: (p.department, p.code))
@@ -99,23 +99,22 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
         names[key] = project
         paths[project.code] = folder / name
     jobs = max(1, jobs or os.cpu_count() or 1)
+    rel = {code: str(path.relative_to(out)) for code, path in paths.items()}
     if jobs == 1 or len(items) <= 2:
-        for project in (progress(items) if progress else items):
-            spec = forms[project.form_id]
-            entries.append(render_project(spec, project, paths[project.code], year or spec.default_year, password))
+        entries = (_render_entry(forms[p.form_id], p, paths[p.code], rel[p.code], year, password)
+                   for p in (progress(items) if progress else items))
+        write_manifest(result.manifest_path, year, _now(), entries)
     else:
-        args = [(project, str(paths[project.code]), year, password) for project in items]
+        # workers get plain dicts and send back each entry's JSON text, written as it arrives: the
+        # parent only reads the list and writes the manifest, in parallel with the workbooks
+        args = [(p.to_dict(), str(paths[p.code]), rel[p.code], year, password) for p in items]
         size = max(1, min(16, len(args) // (jobs * 4) or 1))
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                  initargs=([str(d) for d in templates] if templates else None,)) as ex:
             done = ex.map(_render_one, args, chunksize=size)
-            entries.extend(progress(done, total=len(args)) if progress else done)
-    for project, entry in zip(items, entries):
-        path = paths[project.code]
-        entry.file = str(path.relative_to(out))
-        result.files.append(path)
-    manifest = Manifest(year=year, entries=entries)
-    manifest.save(result.manifest_path)
+            write_manifest(result.manifest_path, year, _now(),
+                           progress(done, total=len(args)) if progress else done)
+    result.files.extend(paths[p.code] for p in items)
     if by_department:
         for folder in sorted({p.parent for p in result.files}):
             result.zips.append(_zip_folder(folder))
@@ -129,10 +128,21 @@ def _init_worker(template_dirs: list[str] | None) -> None:
     _FORMS.update(available_forms([Path(d) for d in template_dirs] if template_dirs else None))
 
 
-def _render_one(args: tuple[Project, str, int | None, str | None]) -> ManifestEntry:
-    project, path, year, password = args
-    spec = _FORMS[project.form_id]
-    return render_project(spec, project, Path(path), year or spec.default_year, password)
+def _render_entry(spec: FormSpec, project: Project, path: Path, rel: str, year: int | None,
+                  password: str | None) -> str:
+    entry = render_project(spec, project, path, year or spec.default_year, password)
+    entry.file = rel
+    return entry_json(entry)
+
+
+def _render_one(args: tuple[dict, str, str, int | None, str | None]) -> str:
+    project, path, rel, year, password = args
+    p = Project.from_dict(project)
+    return _render_entry(_FORMS[p.form_id], p, Path(path), rel, year, password)
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def _zip_folder(folder: Path) -> Path:
