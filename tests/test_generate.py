@@ -537,3 +537,22 @@ def test_manifest_lists_every_file_with_its_project(sample_set):
         "玉林市人力资源和社会保障局", "yulin-2021", "2021.1", 2021)
     assert len(seed["project"]["indicators"]) == 26
     assert json.dumps(m, ensure_ascii=False)   # plain JSON all the way down
+
+
+def test_manifest_is_one_entry_per_line_and_the_same_with_workers(sample_set, tmp_path):
+    """Compact JSON, one entry per line (greppable, streamed as entries arrive); worker processes
+    write the same manifest, and both readers (whole file, streaming index) read it alike."""
+    from xlform.manifest import Manifest
+    from xlform.manifest_index import ManifestIndex
+
+    result = generate(TEMPLATES.parent / "sample_workbooks" / "projects.xlsx", tmp_path / "j2", jobs=2)
+    lines = result.manifest_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith('{"manifest_version":1,') and lines[0].endswith('"files":[')
+    assert lines[-1] == "]}" and len(lines) == len(sample_set.manifest["files"]) + 2
+    two = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    assert {k: v for k, v in two.items() if k != "created"} == {
+        k: v for k, v in sample_set.manifest.items() if k != "created"}
+    whole = [e.__dict__ for e in Manifest.load(result.manifest_path).entries]
+    index = ManifestIndex.build(result.manifest_path, tmp_path / "m.manifest.sqlite", chunk=97)
+    assert [e.__dict__ for e in index.entries] == whole
+    index.close()
