@@ -408,7 +408,8 @@ def test_row_xml_is_what_xlsxwriter_writes(tmp_path):
     rows = [["很长的一段需要换行显示的文字内容，超过列宽", "450900210340100004007", 1234.5, 0.98765, 3, "达成"],
             [" 前后有空格 ", "a&b<c>d", -0.5, None, 12, "=1+1"],
             ["第一行\n第二行\r\n第三行", "_x0041_ 字面", float("nan"), 1e-12, 0, ""],
-            ["x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x"], [None, None, None, None, None, None]]
+            ["x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x"], [None, None, None, None, None, None],
+            [1234567.891, True, "文字", "", 2.5, float("inf")]]
     sheets = {}
     for how in ("xml", "xlsxwriter"):
         path = tmp_path / f"{how}.xlsx"

@@ -504,19 +504,29 @@ class _Sheet:
 
     def _put_xml(self, row: int, values) -> None:
         """put() on a streaming sheet: the same cells, written as one string. Text is always an inline
-        string (never a formula, whatever it reads), escaped as XlsxWriter escapes it."""
+        string (never a formula, whatever it reads), escaped as XlsxWriter escapes it. The checks are
+        ordered for the common case (text, then numbers): this runs for every cell of 指标明细."""
         r = row + 1
         cells, lines = [], 1
         for (start, style, room), v in zip(self._cells, values):
-            if v is None or v == "" or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
-                cells.append(f"{start}{r}\"{style}/>")
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            kind = type(v)
+            if kind is not str and kind is not int and kind is not float and v is not None:
+                v, kind = _plain(v)
+            if kind is str and v:
+                text = _ILLEGAL_XML.sub("", v)
+            elif kind is int or (kind is float and math.isfinite(v)):
+                if room is not None:                # a number in a wrapping column wraps as shown
+                    lines = max(lines, _lines(_shown_number(v, "wrap"), room))
                 cells.append(f"{start}{r}\"{style}><v>{v:.16G}</v></c>")
-            else:
-                text = _excel_text(_clean(v))
-                if room is not None:
-                    lines = max(lines, _lines(text, room))
-                cells.append(f"{start}{r}\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>")
+                continue
+            else:                                   # nothing, "", NaN or infinity
+                cells.append(f"{start}{r}\"{style}/>")
+                continue
+            if len(text) > 16383:
+                text = _excel_text(text)
+            if room is not None and (2 * len(text) > room or "\n" in text):
+                lines = max(lines, _lines(text, room))
+            cells.append(f"{start}{r}\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>")
         self.ws.write_row_xml(row, "".join(cells), _height_attr(_row_height(lines)), len(cells) - 1)
 
     def append(self, values) -> bool:
@@ -525,6 +535,16 @@ class _Sheet:
         self.put(self.row, values)
         self.row += 1
         return True
+
+
+def _plain(v: Any) -> tuple[Any, type]:
+    """A value of another type as put() writes it: a number subclass as the number, anything else
+    (True included, as XlsxWriter's write_string would) as its text."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = float(v) if isinstance(v, float) else int(v)
+    else:
+        v = str(v)
+    return v, type(v)
 
 
 def _lines(text: str, room: float) -> int:
@@ -546,12 +566,9 @@ def _height_attr(height: float | None) -> str:
     return "" if pixels == 20 else f' ht="{pixels * 0.75:.16g}" customHeight="1"'   # 20 px: the default
 
 
-_NEEDS_PRESERVE = re.compile(r"^\s|\s$")
-
-
 def _excel_text(text: str) -> str:
     """A cell holds at most 32,767 UTF-16 units (XlsxWriter cuts longer strings the same way)."""
-    if len(text) > 16383 and len(text.encode("utf-16-le")) > 65534:
+    if len(text.encode("utf-16-le")) > 65534:
         text = text.encode("utf-16-le")[:65534].decode("utf-16-le", "ignore")
     return text
 
@@ -561,10 +578,13 @@ def _xml_text(text: str) -> str:
     return escaped as Excel expects, whitespace at either end preserved, &, < and > escaped."""
     if "_x" in text or "\r" in text:
         text = XMLwriter._escape_control_characters(text)
-    attr = ' xml:space="preserve"' if _NEEDS_PRESERVE.search(text) else ""
     if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<t{attr}>{text}</t>"
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    else:
+        escaped = text
+    if text and (text[0].isspace() or text[-1].isspace()):      # XlsxWriter: ^\s or \s$
+        return f'<t xml:space="preserve">{escaped}</t>'
+    return f"<t>{escaped}</t>"
 
 
 def _print_setup(ws, title: str, last_col: int | None = None, last_row: int | None = None,
