@@ -111,6 +111,11 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
         ws.write_comment(50, 9, "comment on an empty row & <x>")
         ws.write_comment(0, 0, "on a cell")
         ws.merge_range(60, 1, 61, 4, "merged", bold)
+        ws.merge_range(65, 3, 64, 1, "reversed, no format")
+        ws.merge_range(66, 1, 66, 2, 12.5, red)
+        ws.merge_range(67, 1, 68, 1, None, bold)
+        with pytest.raises(Exception, match="overlaps"):
+            ws.merge_range(61, 4, 62, 5, "overlap", bold)
         getattr(ws, "write_strings", ws.write_row)(62, 0, ["a", "", " b", "c\x03", 7])
         ws.data_validation(2, 2, 4, 4, {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 9,
                                         "multi_range": "C3:E5 G7"})

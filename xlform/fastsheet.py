@@ -19,7 +19,7 @@ import xlsxwriter
 from xlsxwriter.app import App
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_range
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet
 
@@ -67,6 +67,30 @@ class FastWorksheet(Worksheet):
         if row.__class__ is not int or col.__class__ is not int:
             return super().write_blank(row, col, blank, cell_format)
         return self._write_blank(row, col, blank, cell_format)
+
+    def merge_range(self, first_row, first_col, last_row, last_col, data, cell_format=None):
+        # stock without the A1 wrapper and with the padding blanks stored directly; a single cell,
+        # a reversed range, an overlap or constant_memory take the stock path (warning, swap, error)
+        if (first_row.__class__ is not int or first_col.__class__ is not int or self.constant_memory
+                or not (first_row <= last_row and first_col <= last_col)
+                or (first_row == last_row and first_col == last_col)):
+            return super().merge_range(first_row, first_col, last_row, last_col, data, cell_format)
+        if self._check_dimensions(first_row, first_col) or self._check_dimensions(last_row, last_col):
+            return -1
+        cells = [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1)]
+        merged, tables = self.merged_cells, self.table_cells
+        if any(rc in merged or rc in tables for rc in cells):
+            return super().merge_range(first_row, first_col, last_row, last_col, data, cell_format)
+        cell_range = xl_range(first_row, first_col, last_row, last_col)
+        for rc in cells:
+            merged[rc] = cell_range
+        self.merge.append([first_row, first_col, last_row, last_col])
+        self._write(first_row, first_col, data, cell_format)
+        if cell_format is not None:          # stock writes no blank without a format
+            table = self.table
+            for r, c in cells[1:]:
+                table[r][c] = CellBlankTuple(cell_format)
+        return 0
 
     def write_strings(self, row: int, col: int, strings) -> None:
         """write_row() of plain strings without a format: what write_row does with them when the

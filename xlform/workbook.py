@@ -19,6 +19,7 @@ from xlsxwriter.utility import xl_range
 from . import __version__
 from .fastsheet import workbook_class
 from .layout import Cell, Layout, fit_heights
+from .spec import PAPER_SIZES, col_letter
 
 META_SHEET = "_xlform"      # hidden: form id, version, project code, fingerprint
 LISTS_SHEET = "_lists"      # hidden: dropdown lists too long for an inline validation
@@ -126,8 +127,9 @@ def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | Non
                              {"author": "xlform", "x_scale": 2.2, "y_scale": 1.6, "font_size": 9})
     for kind, cells in inputs.items():
         _validate(ws, cells, spec.input_types[kind], list_refs)
+    sheet = _quote(spec.sheet)
     for f in by_field.values():
-        wb.define_name(f.defined_name, f"={_quote(spec.sheet)}!${_col(f.col)}${f.row + 1}")
+        wb.define_name(f.defined_name, f"={sheet}!${_col(f.col)}${f.row + 1}")
 
     _print_setup(ws, layout)
     ws.protect(password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
@@ -140,7 +142,6 @@ def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | Non
 
 
 def _col(i: int) -> str:
-    from .spec import col_letter
     return col_letter(i)
 
 
@@ -221,7 +222,6 @@ def _write_lists(wb, spec) -> dict[str, Any]:
 
 def _print_setup(ws, layout: Layout) -> None:
     p = layout.spec.print
-    from .spec import PAPER_SIZES
     ws.set_paper(PAPER_SIZES.get(p.get("paper", "A4"), 9))
     if p.get("orientation") == "landscape":
         ws.set_landscape()
