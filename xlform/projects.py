@@ -129,10 +129,13 @@ def _read_rows(path: Path) -> tuple[str | None, list[list[Any]]]:
 
 
 def _clean(v: Any) -> Any:
+    cls = v.__class__     # exact types first: this runs for every cell of a province's list
+    if cls is str:
+        return v.strip()
+    if cls is float or isinstance(v, float):
+        return int(v) if v.is_integer() and abs(v) < 1e15 else v
     if isinstance(v, str):
         return v.strip()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return int(v)
     return v
 
 
@@ -197,11 +200,15 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
         i = index.get(col)
         return _clean(row[i]) if i is not None and i < len(row) else ""
 
+    # each form's sourced fields with their column, looked up once rather than per row and field
+    sourced = {fid: [(fs, index.get(fs.source)) for fs in spec.fields.values() if fs.source]
+               for fid, spec in forms.items()}
     projects: dict[str, Project] = {}
     first_values: dict[tuple[str, str], tuple[Any, int]] = {}
     bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
     for r_no, row in enumerate(rows[1:], start=2):
-        if not any(str(c).strip() for c in row if c is not None):
+        # a blank row: text that is only spaces, or nothing (what str(c).strip() found, without str())
+        if not any(c.strip() if c.__class__ is str else c is not None and str(c).strip() for c in row):
             continue
         raw_code = cell(row, CODE)
         if isinstance(raw_code, float) and abs(raw_code) >= 1e15:
@@ -225,10 +232,8 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
         elif proj.form_id != form_id:
             problem(r_no, where(FORM), f"项目 {code} 前后使用了不同的表单（{proj.form_id} / {form_id}）")
             continue
-        for fs in spec.fields.values():
-            if not fs.source:
-                continue
-            raw = cell(row, fs.source)
+        for fs, i in sourced[form_id]:
+            raw = _clean(row[i]) if i is not None and i < len(row) else ""
             if raw == "":
                 continue
             value: Any = raw
@@ -269,7 +274,7 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
 
 
 def _indicator(spec, proj, row, r_no, cell, where, problem) -> None:
-    level1, level2, name, target = (cell(row, c) for c in (LEVEL1, LEVEL2, NAME, TARGET))
+    level1, level2, name, target = cell(row, LEVEL1), cell(row, LEVEL2), cell(row, NAME), cell(row, TARGET)
     if level1 == level2 == name == target == "":
         return  # a project-only row
     found = spec.indicators.find(str(level1), str(level2))
