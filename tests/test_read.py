@@ -1,0 +1,116 @@
+"""read.py below check_file: the file is opened once and calamine gets the bytes that were checked;
+the small XML parts read the same however a writer spells them; the sheet-extent guard's fast bound."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from xlform import read
+from xlform.generate import generate
+from xlform.manifest import Manifest
+from tests.support.hostile import (CLEAN_CODE, FORM_SHEET, PROJECTS, cell_xml, clean_values, fill_module, rewrite)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("read")
+    manifest = Manifest.load(generate(PROJECTS, out / "issued").manifest_path)
+    return fill_module().fill_workbook(manifest.by_code()[CLEAN_CODE], clean_values(), out / "clean.xlsx")
+
+
+def _same(a: read.WorkbookData, b: read.WorkbookData) -> None:
+    assert (a.sheet_names, a.meta, a.properties, a.names, a.deleted_names, a.unread_sheets, a.application) == \
+           (b.sheet_names, b.meta, b.properties, b.names, b.deleted_names, b.unread_sheets, b.application)
+    assert {n: (s.start, s.rows, s.protected, s.formulas) for n, s in a.sheets.items()} == \
+           {n: (s.start, s.rows, s.protected, s.formulas) for n, s in b.sheets.items()}
+
+
+def test_calamine_reads_the_bytes_that_were_checked(clean, tmp_path, monkeypatch):
+    """A file replaced after the checks (say by one with a cell at XFD1048576, which would abort the
+    process) is not what gets parsed: the path is opened once."""
+    path = tmp_path / "换过.xlsx"
+    path.write_bytes(clean.read_bytes())
+    expected = read.read_workbook(clean)
+    sniff = read.sniff
+
+    def sniff_then_swap(p):
+        pkg = sniff(p)
+        p.write_bytes(b"not a zip any more")
+        return pkg
+
+    monkeypatch.setattr(read, "sniff", sniff_then_swap)
+    _same(read.read_workbook(path), expected)
+    assert path.read_bytes() == b"not a zip any more"
+
+
+def _respelled(name: str, data: bytes) -> bytes:
+    """workbook.xml, its relationships and custom.xml as another writer might spell them: an `x:`
+    prefix, single quotes, character references, a comment, CDATA, CRLF line ends."""
+    if name == "xl/workbook.xml":
+        text = data.decode()
+        text = text.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                            'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+        text = re.sub(r"<(/?)(?=[a-zA-Z])(?!r:)", r"<\1x:", text.split("?>", 1)[1])
+        text = text.replace("<x:definedNames>", "<x:definedNames>\r\n<!-- <x:definedName name='xf_ghost'>"
+                                                "'自评表'!$A$1</x:definedName> -->\r\n")
+        text = re.sub(r'name="(xf_goal)">([^<]*)<', r"name='\1'><![CDATA[\2]]><", text)
+        text = re.sub(r'name="(xf_department)">\'', lambda m: f'name="{m.group(1)}">&apos;', text)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\r\n' + text).encode()
+    if name == "xl/_rels/workbook.xml.rels":
+        return re.sub(rb'Target="worksheets/([^"]*)"', rb"Target='/xl/worksheets/\1'", data)
+    if name == "docProps/custom.xml":
+        return data.replace(b"<vt:lpwstr>yulin-2021</vt:lpwstr>", b"\n  <vt:lpwstr>&#121;ulin-2021</vt:lpwstr>")
+    return data
+
+
+def test_xml_parts_read_the_same_however_spelled(clean, tmp_path):
+    path = rewrite(clean, tmp_path / "另一种写法.xlsx", _respelled)
+    assert b"x:definedName" in read.sniff(path).read("xl/workbook.xml")
+    _same(read.read_workbook(path), read.read_workbook(clean))
+
+
+def test_xml_parts_in_utf16(clean, tmp_path):
+    """(calamine reads workbook.xml only in UTF-8: the parts only we read)"""
+    def utf16(name, data):
+        if name not in ("docProps/custom.xml", "docProps/app.xml"):
+            return data
+        return "\ufeff".encode("utf-16-le") + data.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"') \
+            .encode("utf-16-le")
+
+    _same(read.read_workbook(rewrite(clean, tmp_path / "utf16.xlsx", utf16)), read.read_workbook(clean))
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "docProps/custom.xml", "docProps/app.xml",
+                                  "xl/_rels/workbook.xml.rels"])
+def test_a_part_that_is_not_well_formed_is_refused(clean, tmp_path, part):
+    path = rewrite(clean, tmp_path / "坏.xlsx", lambda n, d: d.replace(b"</", b"<</", 1) if n == part else d)
+    with pytest.raises(read.ReadError) as exc:
+        read.read_workbook(path)
+    assert exc.value.code == "XF002" and part in str(exc.value) and "不是有效的 XML" in str(exc.value)
+
+
+def _sheet(*cells: bytes, prefix: str = "") -> bytes:
+    p = f"{prefix}:" if prefix else ""
+    ns = f' xmlns{":" + prefix if prefix else ""}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    body = b"".join(c.replace(b"<c ", f"<{p}c ".encode()).replace(b"</c>", f"</{p}c>".encode()) for c in cells)
+    return (f'<?xml version="1.0"?><{p}worksheet{ns}><{p}sheetData><{p}row r="1">'.encode() + body
+            + f"</{p}row></{p}sheetData></{p}worksheet>".encode())
+
+
+@pytest.mark.parametrize("cells, extent", [
+    ((cell_xml("A1", 1), cell_xml("ZZ999", 2)), read._SMALL),               # proved small without a per-cell loop
+    ((cell_xml("A1", 1), cell_xml("C1000", 2)), (1000, 3, "C1000")),         # four digits: every ref is looked at
+    ((cell_xml("A1", 1), cell_xml("AAA1", 2)), (1, 703, "AAA1")),
+    ((b'<c r="A1"/>', b'<c r="XFD1048576" s="1"/>'), (0, 0, "A1")),          # over the limit but empty: precise
+    ((cell_xml("A1", 1), b"<c><v>2</v></c>"), (1, 2, "B1")),                 # a cell without a ref: precise
+    ((b'<c s="0" r="A1"><v>1</v></c>',), (1, 1, "A1")),                      # ref not first: precise
+])
+def test_sheet_extent(cells, extent):
+    assert read._sheet_extent(_sheet(*cells)) == extent
+
+
+def test_sheet_extent_of_prefixed_cells():
+    assert read._sheet_extent(_sheet(cell_xml("A1", 1), cell_xml("XFD1048576", 2), prefix="x")) == \
+           (1048576, 16384, "XFD1048576")
