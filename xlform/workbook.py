@@ -7,6 +7,7 @@ open exactly where the template was, and validates again like any returned workb
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -87,18 +88,29 @@ class _Formats:
 def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password: str | None = None,
                    extras: Extras | None = None) -> None:
     """Write `layout` to `path` atomically."""
-    tmp, commit = atomic_path(Path(path))
+    buf = io.BytesIO()
+    _write(layout, buf, meta, password, extras or Extras())
+    write_bytes_atomic(Path(path), buf.getbuffer())
+
+
+def write_bytes_atomic(target: Path, data) -> None:
+    """`data` into `target` through a temp file beside it: creating a file costs here about as
+    much as writing a form's XML, so the workbook is built in memory and only the temp file is created."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=target.suffix, dir=target.parent)
     try:
-        _write(layout, tmp, meta, password, extras or Extras())
-        commit()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp's 0600, as in atomic_path
+        os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
-def _write(layout: Layout, path: Path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
+def _write(layout: Layout, path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
     spec = layout.spec
-    wb = workbook_class()(str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
+    wb = workbook_class()(path, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
     wb.set_properties({"title": meta.get("title", ""), "subject": spec.name, "author": "xlform",
                        "comments": f"xlform {__version__} · {spec.id} {spec.version}"})
     for key in ("form_id", "form_version", "project_code", "fingerprint", "year"):
