@@ -130,11 +130,25 @@ _SUFFIX = {"及以上": ">=", "以上": ">=", "及以下": "<=", "以下": "<=",
 _VERBS = {w: "" for w in "完成 实现 累计 共计 合计 共 开展 举办 组织 新增 建成 采购 购买 支付".split()}
 
 
-def _longest_first(words: dict) -> dict:
-    return dict(sorted(words.items(), key=lambda kv: -len(kv[0])))
+class _Words(dict):
+    """Words and what they mean, longest first; indexed by first and last character, so that cutting
+    one off a text tries only the few words that could match instead of all of them."""
+
+    def __init__(self, words: dict):
+        super().__init__(sorted(words.items(), key=lambda kv: -len(kv[0])))
+        self.starting, self.ending = _by_char(self, 0), _by_char(self, -1)
 
 
-_PREFIX, _SUFFIX, _VERBS = _longest_first(_PREFIX), _longest_first(_SUFFIX), _longest_first(_VERBS)
+def _by_char(words, at: int) -> dict[str, list[str]]:
+    """Each word under its first (at=0) or last (at=-1) character, keeping the words' order."""
+    out: dict[str, list[str]] = {}
+    for w in words:
+        out.setdefault(w[at], []).append(w)
+    return out
+
+
+_UNITS_AT, _DENOMS_AT = _by_char(_UNITS, 0), _by_char(_DENOMS, 0)
+_PREFIX, _SUFFIX, _VERBS = _Words(_PREFIX), _Words(_SUFFIX), _Words(_VERBS)
 _WORD_ENDS = {w[-1] for w in (*_PREFIX, *_VERBS)}
 _CMP_WORDS = [w for w in {**_PREFIX, **_SUFFIX} if len(w) > 1 and _PREFIX.get(w, _SUFFIX.get(w))]
 _NA = {"无", "无此项", "无此指标", "不适用", "不涉及", "n/a", "na"}
@@ -162,10 +176,10 @@ _DATE_PATTERNS = [re.compile(p) for p in (  # tried in order; a missing year com
 )]
 _DOT_MONTH = re.compile(r"(?:19|20)\d\d\.\d\d?")
 _CN_MONTH = re.compile(r"(?<![一二三四五六七八九十])([一二三四五六七八九十]{1,3})(?=月)")
-_DATE_PREFIX = _longest_first({"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=",
+_DATE_PREFIX = _Words({"≥": ">=", "≤": "<=", ">": ">", "<": "<", "=": "=",
                                "不晚于": "<=", "不早于": ">=", "截止到": "", "截至": "", "截止": "",
                                "完成于": "", "于": "", "在": ""})
-_DATE_SUFFIX = _longest_first({"完成": "", "之前": "<=", "以前": "<=", "前": "<=",
+_DATE_SUFFIX = _Words({"完成": "", "之前": "<=", "以前": "<=", "前": "<=",
                                "之后": ">=", "以后": ">=", "后": ">="})
 
 
@@ -286,16 +300,16 @@ def _parse_text(text: str, year: int | None) -> Value:
     return _single_quantity(core, text, tokens[0])
 
 
-def _cut_end(s: str, words: dict) -> tuple[str, str | None]:
-    """Remove the longest word of ``words`` (longest-first dicts) that ends ``s``."""
-    for w in words:
+def _cut_end(s: str, words: _Words) -> tuple[str, str | None]:
+    """Remove the longest word of ``words`` that ends ``s``."""
+    for w in words.ending.get(s[-1:], ()):
         if s.endswith(w):
             return s[: -len(w)], words[w]
     return s, None
 
 
-def _cut_start(s: str, words: dict) -> tuple[str, str | None]:
-    for w in words:
+def _cut_start(s: str, words: _Words) -> tuple[str, str | None]:
+    for w in words.starting.get(s[:1], ()):
         if s.startswith(w):
             return s[len(w):], words[w]
     return s, None
@@ -347,18 +361,18 @@ def _take_unit(s: str, i: int) -> tuple[str | None, int, str | None]:
     """
     if s[i:i + 1] not in _UNIT_FIRST:  # fast path: most characters after a number are not units
         return None, i, None
-    base, j = _match_word(s, i, _UNITS)
+    base, j = _match_word(s, i, _UNITS_AT)
     if base is None:
         return None, i, None
     base = _ALIASES.get(base, base)
     for open_, close in (("(", ")"), ("/", "")):  # 台(套), 台/套
-        alt, k = _match_word(s, j + 1, _UNITS) if s.startswith(open_, j) else (None, j)
+        alt, k = _match_word(s, j + 1, _UNITS_AT) if s.startswith(open_, j) else (None, j)
         if alt is not None and base + alt in _PAIRED and s.startswith(close, k):
             base, j = base + alt, k + len(close)
             break
     denoms, k = [], j + 1
     while s.startswith("/", j) or denoms:  # 元/生·年, 元/人/年, 元/人月
-        word, k = _match_word(s, k, _DENOMS)
+        word, k = _match_word(s, k, _DENOMS_AT)
         if word is None:
             break
         denoms.append(_DENOM_ALIASES.get(word, word))
@@ -374,9 +388,9 @@ def _take_unit(s: str, i: int) -> tuple[str | None, int, str | None]:
     return unit, j, qual
 
 
-def _match_word(s: str, i: int, words: list) -> tuple[str | None, int]:
-    """The longest of ``words`` (sorted longest first) that starts at ``s[i]``."""
-    for w in words:
+def _match_word(s: str, i: int, words: dict[str, list[str]]) -> tuple[str | None, int]:
+    """The longest of ``words`` (lists by first character, longest first) that starts at ``s[i]``."""
+    for w in words.get(s[i:i + 1], ()):
         if s.startswith(w, i):
             return w, i + len(w)
     return None, i
