@@ -31,18 +31,22 @@ def members(path: Path) -> dict[str, bytes]:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
-def fixed_created(cls):
+def fixed_created(cls, rows_class=None):
     class Fixed(cls):
+        string_rows_class = rows_class
+
         def set_properties(self, properties):
             return super().set_properties({**properties, "created": FIXED})
     return Fixed
 
 
 def assert_same(write, tmp_path: Path, monkeypatch) -> None:
-    """`write(path)` with stock XlsxWriter and with fastsheet: the same members, byte for byte."""
+    """`write(path)` with stock XlsxWriter and with fastsheet: the same members, byte for byte.
+    The metadata sheet is xlform's own writer (StringRows) in both: here on the stock Worksheet."""
     out = {}
-    for name, cls in (("stock", Workbook), ("fast", fastsheet.FastWorkbook)):
-        monkeypatch.setattr(workbook, "workbook_class", lambda cls=cls: fixed_created(cls))
+    for name, cls, rows in (("stock", Workbook, fastsheet.StringRowsSheet),
+                            ("fast", fastsheet.FastWorkbook, fastsheet.FastStringRowsSheet)):
+        monkeypatch.setattr(workbook, "workbook_class", lambda cls=cls, rows=rows: fixed_created(cls, rows))
         write(tmp_path / f"{name}.xlsx")
         out[name] = members(tmp_path / f"{name}.xlsx")
     assert list(out["stock"]) == list(out["fast"])
@@ -146,3 +150,32 @@ def test_write_strings_is_write_row(tmp_path):
         tables.append(({r: dict(c) for r, c in ws.table.items() if c}, list(wb.str_table.string_array), wb.str_table.count,
                        (ws.dim_rowmin, ws.dim_rowmax, ws.dim_colmin, ws.dim_colmax)))
     assert tables[0] == tables[1]
+
+
+@pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE])
+def test_metadata_sheet_holds_what_the_cell_api_wrote(code, tmp_path, monkeypatch):
+    """StringRows (inline strings straight from rows) against the stock cell API (write_row,
+    write_string, shared strings): every cell the same to calamine, to openpyxl, and to the
+    readers of the catalogue and the metadata."""
+    import openpyxl
+    from python_calamine import CalamineWorkbook
+
+    from xlform.read import read_field_catalogue, read_workbook
+
+    layout = layout_for(code)
+    meta = {"form_id": layout.spec.id, "project_code": code, "fingerprint": "sha256:0", "year": "2021",
+            "title": "  标题 & <测试> \x01", "empty": ""}
+    paths = {}
+    for name, cls in (("cell-api", Workbook), ("rows", fastsheet.FastWorkbook)):
+        monkeypatch.setattr(workbook, "workbook_class", lambda cls=cls: cls)
+        paths[name] = tmp_path / f"{name}.xlsx"
+        workbook.write_workbook(layout, paths[name], meta)
+    seen = {}
+    for name, path in paths.items():
+        cal = CalamineWorkbook.from_path(str(path))
+        ws = openpyxl.load_workbook(path)[workbook.META_SHEET]
+        seen[name] = (cal.get_sheet_by_name(workbook.META_SHEET).to_python(skip_empty_area=False),
+                      [[c.value for c in row] for row in ws.iter_rows()], ws.sheet_state, ws.protection.sheet,
+                      read_field_catalogue(cal), read_workbook(path).meta)
+    assert seen["rows"] == seen["cell-api"]
+    assert len(seen["rows"][4]) == len(layout.fields) and seen["rows"][2] == "veryHidden"

@@ -37,6 +37,8 @@ class _ColNames(dict):
 _COLS = _ColNames()
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+# an inline string that needs more than <t>text</t>: what _SST_SLOW finds, or white space at an end
+_INLINE_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\\s|\\s$")
 # a defined name stock define_name() accepts without a warning and writes without escaping:
 # ASCII, not starting with a digit or ".", and an "_" so that it can look like no cell reference
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*_[A-Za-z0-9_.]*")
@@ -203,6 +205,62 @@ class FastSharedStrings(SharedStrings):
         self.fh.write("".join(out))
 
 
+class StringRows:
+    """A sheet of plain text only, given as rows of strings and written straight from them: no
+    per-cell table entry, no style; columns from `inline_from` on as inline strings.
+
+    For the hidden metadata sheet (~125 rows × 6 strings: the field catalogue), which through the
+    cell API cost a third of writing a whole workbook. Inline strings are what XlsxWriter itself
+    writes in constant_memory mode, and what Excel, LibreOffice, calamine and openpyxl read like
+    shared ones; the columns before `inline_from` (the key/value metadata) stay shared strings,
+    where a tool that edits the metadata finds them as before. In a row, None is no cell and "" an
+    empty text cell."""
+
+    _string_rows: list | None = None
+
+    def put_string_rows(self, rows: list[list[str | None]], inline_from: int = 0) -> None:
+        used = [(r, [c for c, v in enumerate(row) if v is not None]) for r, row in enumerate(rows)]
+        used = [(r, cols) for r, cols in used if cols]
+        if self._string_rows is not None or self.table or not used:
+            raise ValueError("put_string_rows: once, on an empty sheet, with at least one cell")
+        add = self.str_table._get_shared_string_index     # in row order, as write_string would
+        self._string_rows = [[add(v) if c < inline_from and v is not None else v for c, v in enumerate(row)]
+                             for row in rows]
+        self._check_dimensions(used[0][0], min(cols[0] for _, cols in used))
+        self._check_dimensions(used[-1][0], max(cols[-1] for _, cols in used))
+
+    def _write_sheet_data(self) -> None:
+        if self._string_rows is None:
+            return super()._write_sheet_data()
+        if self.table or self.row_info or self.comments:
+            raise ValueError("a sheet written with put_string_rows cannot have other cells or row settings")
+        out = ["<sheetData>"]
+        slow, inline = _INLINE_SLOW.search, self._inline
+        for r, row in enumerate(self._string_rows, start=1):
+            cells = [f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>' if v.__class__ is int else
+                     f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if not slow(v) else
+                     f'<c r="{_COLS[c]}{r}" t="inlineStr"><is>{inline(v)}</is></c>'
+                     for c, v in enumerate(row) if v is not None]
+            if cells:
+                out.append(f'<row r="{r}">{"".join(cells)}</row>')
+        out.append("</sheetData>")
+        self.fh.write("".join(out))
+
+    def _inline(self, text: str) -> str:
+        # as XlsxWriter writes an inline string: _xHHHH_ control codes, escaping, xml:space
+        text = self._escape_data(self._escape_control_characters(text))
+        space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+        return f"<t{space}>{text}</t>"
+
+
+class StringRowsSheet(StringRows, Worksheet):
+    pass
+
+
+class FastStringRowsSheet(StringRows, FastWorksheet):
+    pass
+
+
 class FastApp(App):
     def _write_vt_data(self, vt_data) -> None:
         # the part names of app.xml: every sheet and every one of ~125 defined names
@@ -250,6 +308,7 @@ class FastPackager(Packager):
 
 class FastWorkbook(Workbook):
     worksheet_class = FastWorksheet
+    string_rows_class = FastStringRowsSheet
 
     def define_name(self, name, formula):
         # stock checks every name with five regular expressions; a plain global name passes them all
