@@ -1,4 +1,5 @@
-"""XlsxWriter with its hottest XML writers made cheap, producing the SAME bytes as stock XlsxWriter.
+"""XlsxWriter with its hottest XML writers made cheap, producing the SAME bytes as stock XlsxWriter,
+and `StringRows`, xlform's own writer for a sheet of plain text (the metadata sheet).
 
 Why: profiling `generate` showed most of its time inside XlsxWriter's generic serialisation — per
 cell a list of attribute tuples, an escaping regex per attribute, a method call per tag — although
@@ -6,10 +7,12 @@ almost every cell xlform writes is a plain string, number or blank with a format
 override only those inner loops (the rows of `<sheetData>`, the `<si>` strings of sharedStrings.xml
 and the per-cell write calls) with f-strings that emit exactly what stock XlsxWriter emits; anything
 unusual (formulas, booleans, rich strings, text that needs escaping) is handed back to the stock code.
+Same for the defined names of workbook.xml, the part names of app.xml and merge_range.
 
-They rely on XlsxWriter internals, so they are used only with the versions that
+They rely on XlsxWriter internals, so they are used only with the exact versions that
 tests/test_fastsheet.py proves byte-identical against stock XlsxWriter (`SUPPORTED`); with any
-other version `workbook_class()` returns the stock Workbook and nothing here runs.
+other version `workbook_class()` returns the stock Workbook and nothing here runs (slower, same
+workbook). After upgrading XlsxWriter: run that test, then add the version.
 """
 from __future__ import annotations
 
@@ -24,9 +27,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet
 
 # versions whose internals tests/test_fastsheet.py compares byte for byte with the stock writers
-SUPPORTED = ("3.2.", "3.3.")
-
-
+SUPPORTED = ("3.3.1",)
 
 class _ColNames(dict):
     def __missing__(self, col: int) -> str:
@@ -45,7 +46,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*_[A-Za-z0-9_.]*")
 
 
 def supported(version: str = xlsxwriter.__version__) -> bool:
-    return version.startswith(SUPPORTED)
+    return version in SUPPORTED
 
 
 def workbook_class() -> type[Workbook]:
@@ -93,32 +94,6 @@ class FastWorksheet(Worksheet):
             for r, c in cells[1:]:
                 table[r][c] = CellBlankTuple(cell_format)
         return 0
-
-    def write_strings(self, row: int, col: int, strings) -> None:
-        """write_row() of plain strings without a format: what write_row does with them when the
-        workbook turns strings into nothing else (an empty string writes no cell)."""
-        if (self.strings_to_formulas or self.strings_to_urls or self.strings_to_numbers or self.constant_memory
-                or not 0 <= row < self.xls_rowmax or not 0 <= col <= col + len(strings) <= self.xls_colmax):
-            self.write_row(row, col, strings)
-            return
-        sst, cells = self.str_table, self.table[row]
-        known, add, repeats = sst.string_table, sst._get_shared_string_index, 0
-        for s in strings:
-            if s.__class__ is not str or len(s) > self.xls_strmax // 2:
-                self._write(row, col, s)           # numbers, None; long text is truncated there
-            elif s != "":
-                # _write_string without its per-cell checks: the row's extent is checked once below
-                index = known.get(s)
-                if index is None:
-                    index = add(s)                 # counts the use itself
-                else:
-                    repeats += 1
-                cells[col] = CellStringTuple(index, None)
-            col += 1
-        sst.count += repeats
-        if cells:
-            self._check_dimensions(row, min(cells))
-            self._check_dimensions(row, max(cells))
 
     def _calculate_spans(self) -> None:
         # stock: every column of every row in the dimension, for each block of 16 rows
