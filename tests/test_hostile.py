@@ -410,6 +410,44 @@ def test_sheet_renamed(issued, clean, clean_report, tmp_path):
     assert not codes(r) & {"XF201", "XF107"}
 
 
+@pytest.mark.parametrize("edited", ["copy", "original"])
+def test_names_pointing_at_two_sheets_labels_compared_where_most_fields_were_read(issued, clean, clean_report,
+                                                                                  tmp_path, edited):
+    """The form sheet copied to 自评表 (2) and most defined names pointed at the copy, the 项目编码 one
+    left on the original: the values come from the copy, and so do the labels the tamper check
+    compares (the sheet most fields were read from), not from the original still named 自评表."""
+    from xlform.layout import build_layout
+    from xlform.projects import Project
+    e = issued.entries[CLEAN_CODE]
+    lay = build_layout(issued.forms[e.form_id], Project.from_dict(e.project), e.year)
+    label = next(c for c in lay.cells if c.field is None and c.ref in e.locked and isinstance(c.value, str))
+    copy = f"{SHEET} (2)"
+    sheet = members(clean)[FORM_SHEET]
+    changed = set_cells(sheet, {label.ref: "改过的标签"})
+    fn, add = _add_sheet(copy, changed if edited == "copy" else sheet)
+    names = f"'{SHEET}'!".encode()
+
+    def repoint(name, data):
+        data = fn(name, data)
+        if name == "xl/workbook.xml":
+            data = data.replace(names, f"'{copy}'!".encode())
+            data = data.replace(b'name="xf_project_code">\'' + copy.encode(), b'name="xf_project_code">\'' + SHEET.encode())
+        if name == FORM_SHEET and edited == "original":
+            data = changed
+        return data
+
+    path = rewrite(clean, tmp_path / "两张表.xlsx", repoint, add)
+    names = read.read_workbook(path).names
+    assert names["xf_project_code"][0] == SHEET and names["xf_project_name"][0] == copy
+    r = check(path, issued)
+    assert r.score == clean_report.score
+    if edited == "original":
+        assert "XF201" not in codes(r)
+    else:
+        f = only(r, "XF201")
+        assert f.sheet == copy and f.cell == label.ref and label.value in f.message and "改过的标签" in f.message
+
+
 def test_protection_removed_and_target_edited(issued, tmp_path):
     e = issued.entries[CLEAN_CODE]
     path = fill_module().fill_workbook(e, clean_values(), tmp_path / "改了指标值.xlsx",

@@ -7,6 +7,7 @@ cell address.
 """
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -100,7 +101,9 @@ class Layout:
         return [c for c in self.cells if c.input is not None]
 
 
+@functools.lru_cache(maxsize=65536)
 def cell_ref(row: int, col: int) -> str:
+    """A1 reference of a 0-based cell; cached: the same few thousand recur in every file of a form."""
     return f"{col_letter(col)}{row + 1}"
 
 

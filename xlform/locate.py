@@ -40,9 +40,12 @@ class Axis:
         self.keys = [k for k, _ in keep]
         self.offsets = [o for _, o in keep]
         self.default = default
+        self.still = default == 0 and not any(self.offsets)   # nothing moved: every index is where it was
 
     def candidates(self, i: int) -> list[int]:
         """Where layout index `i` may be now, most likely first (the nearest anchor above's offset)."""
+        if self.still:
+            return [i]
         if not self.keys:
             return [i + self.default]
         pos = bisect.bisect_right(self.keys, i)
@@ -110,23 +113,34 @@ def placement(layout: Layout, sheet: str, located: dict[str, tuple[str, int, int
               extra: Iterable[tuple[int, int, int, int]] = (), default: tuple[int, int] = (0, 0)) -> Placement:
     """`located`: field name -> (sheet, row, col) found by defined name; `extra`: more anchors
     (layout row, layout col, returned row, returned col), e.g. labels."""
-    row_votes: dict[int, Counter] = {}
-    col_votes: dict[int, Counter] = {}
-
-    def vote(lr: int, lc: int, rr: int, rc: int) -> None:
-        row_votes.setdefault(lr, Counter())[rr - lr] += 1
-        col_votes.setdefault(lc, Counter())[rc - lc] += 1
-
+    row_votes: dict[int, dict[int, int]] = {}     # layout row -> {offset: votes}, offsets in first-seen order
+    col_votes: dict[int, dict[int, int]] = {}
+    fields = layout.fields
     for name, (s, r, c) in located.items():
-        f = layout.fields.get(name)
+        f = fields.get(name)
         if f is not None and s == sheet:
-            vote(f.row, f.col, r, c)
+            _vote(row_votes, f.row, r - f.row)
+            _vote(col_votes, f.col, c - f.col)
     for lr, lc, rr, rc in extra:
-        vote(lr, lc, rr, rc)
-    rows = {k: v.most_common(1)[0][0] for k, v in row_votes.items()}
-    cols = {k: v.most_common(1)[0][0] for k, v in col_votes.items()}
+        _vote(row_votes, lr, rr - lr)
+        _vote(col_votes, lc, rc - lc)
+    rows = {k: _winner(v) for k, v in row_votes.items()}
+    cols = {k: _winner(v) for k, v in col_votes.items()}
     shifted = any(rows.values()) or any(cols.values()) or default != (0, 0)
     return Placement(sheet, Axis(rows, default[0]), Axis(cols, default[1]), shifted)
+
+
+def _vote(votes: dict[int, dict[int, int]], key: int, offset: int) -> None:
+    tally = votes.get(key)
+    if tally is None:
+        votes[key] = {offset: 1}
+    else:
+        tally[offset] = tally.get(offset, 0) + 1
+
+
+def _winner(tally: dict[int, int]) -> int:
+    """The offset with the most votes; of equals, the first seen (as Counter.most_common(1) picks)."""
+    return max(tally, key=tally.__getitem__) if len(tally) > 1 else next(iter(tally))
 
 
 def from_where(layout: Layout, where: dict[str, tuple[str, str]]) -> Placement:

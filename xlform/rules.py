@@ -8,12 +8,14 @@ completeness, then content.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .findings import CATALOGUE, Finding, finding
 from .layout import Layout, cell_ref
+from .locate import Placement
 from .manifest import ManifestEntry
 from .read import WorkbookData
 from .score import (BLANK, NOT_COMPARABLE, OVER, PROSE, SHORT, UNPARSEABLE, ScoreResult, execution)
@@ -28,6 +30,7 @@ class Context:
     data: WorkbookData
     values: dict[str, Any]                       # field name -> raw value as returned
     where: dict[str, tuple[str, str]]            # field name -> (sheet, cell) it was read from
+    place: Placement                             # where the unnamed cells (labels) went: locate.from_where
     score: ScoreResult | None = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -74,6 +77,8 @@ def check_protection(ctx: Context) -> None:
 
 
 def _same(issued: Any, returned: Any) -> bool:
+    if issued == returned and type(returned) is not bool:   # nearly every locked cell: no normalising
+        return True
     if isinstance(issued, (int, float)) and isinstance(returned, (int, float)) and not isinstance(returned, bool):
         return abs(float(issued) - float(returned)) <= 1e-9 * max(1.0, abs(float(issued)))
     a = "" if issued is None else str(issued).replace("\r\n", "\n").strip()
@@ -85,11 +90,10 @@ def _same(issued: Any, returned: Any) -> bool:
 
 def check_tamper(ctx: Context) -> None:
     """Every locked cell the bureau issued must come back unchanged (lessons.md: never trust the lock)."""
-    from .locate import from_where
     field_at = {f.ref: f for f in ctx.layout.fields.values()}
     # a label has no defined name: place it from the named cells around it, so rows inserted or
     # deleted (names move with them) do not turn every label below into a false XF201
-    place = from_where(ctx.layout, ctx.where)
+    place = ctx.place
     sheet = place.sheet
     for ref, issued in ctx.entry.locked.items():
         f = field_at.get(ref)
@@ -114,6 +118,7 @@ def check_tamper(ctx: Context) -> None:
                 label=str(f.label) if f else None))
 
 
+@functools.lru_cache(maxsize=65536)
 def _split_ref(ref: str) -> tuple[int, int]:
     letters = "".join(ch for ch in ref if ch.isalpha())
     col = 0
@@ -123,6 +128,8 @@ def _split_ref(ref: str) -> tuple[int, int]:
 
 
 def check_formulas(ctx: Context) -> None:
+    if not any(sd.formulas_without_value for sd in ctx.data.sheets.values()):
+        return
     for name, (sheet, cell) in ctx.where.items():
         f = ctx.layout.fields[name]
         if f.input is None:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
 from .layout import Layout, build_layout, cell_ref
-from .locate import Placement, Recognised, label_anchors, placement, recognise
+from .locate import Placement, Recognised, from_where, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
 from .projects import Project
 from .read import ReadError, WorkbookData, read_workbook
@@ -104,14 +104,17 @@ def collect_files(paths: Iterable[str | Path], exclude: Path | None = None) -> l
     return unique
 
 
-def _values(layout: Layout, data: WorkbookData, place: Placement | None = None
+def _located(layout: Layout, data: WorkbookData) -> dict[str, tuple[str, int, int]]:
+    """field name -> (sheet, row, col) its defined name points at, for names pointing at a sheet that was read."""
+    names, sheets = data.names, data.sheets
+    return {name: names[f.defined_name] for name, f in layout.fields.items()
+            if names.get(f.defined_name, ("",))[0] in sheets}
+
+
+def _values(layout: Layout, data: WorkbookData, located: dict[str, tuple[str, int, int]], place: Placement
             ) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[str]]:
-    """Each field's value through its defined name; a field without one (or whose name points at no
-    sheet) where the named cells around it say its row and column went (locate.py)."""
-    located = {name: data.names[f.defined_name] for name, f in layout.fields.items()
-               if data.names.get(f.defined_name, ("",))[0] in data.sheets}
-    if place is None:
-        place = placement(layout, layout.sheet, located)
+    """Each field's value through its defined name (`located`); a field without one (or whose name
+    points at no sheet) where the named cells around it say its row and column went (`place`)."""
     values, where, missing = {}, {}, []
     for name, f in layout.fields.items():
         loc = located.get(name)
@@ -182,10 +185,11 @@ def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
         raise XlformError(f"manifest 中的表单 {entry.form_id} 在 templates/ 中找不到")
     layout = build_layout(spec, Project.from_dict(entry.project), entry.year)
     report.unit = str(layout.fields["unit"].value or "")
-    sheet, place = _form_sheet(path, layout, data, recognised, report)
+    located = _located(layout, data)
+    sheet, place = _form_sheet(path, layout, data, located, recognised, report)
     if sheet is None:
         return report, layout, None
-    values, where, missing = _values(layout, data, place)
+    values, where, missing = _values(layout, data, located, place)
     if "project_code" in where:
         f = layout.fields["project_code"]
         report.code_at = (*where["project_code"], f.defined_name, str(f.label))
@@ -200,7 +204,9 @@ def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
         else:
             text = f"缺少 {len(missing)} 个字段的定义名称（如 xf_{missing[0]}），已按{how}读取"
         report.findings.append(finding("XF107", text, sheet=sheet))
-    ctx = Context(path, layout, entry, data, values, where)
+    labels = place if recognised is None and not missing and _all_on(located, place.sheet) else \
+        from_where(layout, where)
+    ctx = Context(path, layout, entry, data, values, where, labels)
     ctx.score = compute(layout, values)
     for check in CONTENT_CHECKS:
         check(ctx)
@@ -234,8 +240,14 @@ def _identity(data: WorkbookData) -> tuple[dict[str, str], list[Finding]]:
     return meta, out
 
 
-def _form_sheet(path: Path, layout: Layout, data: WorkbookData, recognised: Recognised | None,
-                report: FileReport) -> tuple[str | None, Placement | None]:
+def _all_on(located: dict[str, tuple[str, int, int]], sheet: str) -> bool:
+    """Every field found by name on `sheet`. The labels' placement (locate.from_where: rebuilt from
+    where each field was read) is then the one the fields were read with: check_file reuses it."""
+    return all(s == sheet for s, _, _ in located.values())
+
+
+def _form_sheet(path: Path, layout: Layout, data: WorkbookData, located: dict[str, tuple[str, int, int]],
+                recognised: Recognised | None, report: FileReport) -> tuple[str | None, Placement | None]:
     """The sheet that holds the form (renamed, or found by labels) and where its cells went."""
     spec = layout.spec
     if recognised is not None:
@@ -249,8 +261,7 @@ def _form_sheet(path: Path, layout: Layout, data: WorkbookData, recognised: Reco
         return sheet, place
     sheet, place = spec.sheet, None
     if spec.sheet not in data.sheets and spec.sheet not in data.unread_sheets:
-        named = Counter(data.names[f.defined_name][0] for f in layout.fields.values()
-                        if data.names.get(f.defined_name, ("",))[0] in data.sheets)
+        named = Counter(s for s, _, _ in located.values())
         if not named:
             report.findings.append(finding("XF108", f"找不到工作表“{spec.sheet}”（现有：{'、'.join(data.sheet_names)}）"))
             return None, None
@@ -261,8 +272,6 @@ def _form_sheet(path: Path, layout: Layout, data: WorkbookData, recognised: Reco
         code, why = data.unread_sheets[sheet]
         report.findings.append(finding(code, f"{path.name}：{why}", sheet=sheet))
         return None, None
-    located = {name: data.names[f.defined_name] for name, f in layout.fields.items()
-               if data.names.get(f.defined_name, ("",))[0] in data.sheets}
     return sheet, placement(layout, sheet, located)
 
 
