@@ -538,12 +538,14 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 
 def _elements(pattern: re.Pattern, text: str | None) -> list[tuple[dict[str, str], str | None]]:
     """_parts of every element the pattern finds: by local name whatever its prefix, as calamine finds them."""
-    return [_parts(m) for m in pattern.finditer(text or "")]
+    return [_parts(attrs, after) for attrs, after in pattern.findall(text or "")]
 
 
-def _parts(m: re.Match) -> tuple[dict[str, str], str | None]:
-    """(attributes, the text up to its first child or its end; None for <x/>) of an element found by _element."""
-    attrs, after = m.groups()
+@functools.lru_cache(maxsize=8192)
+def _parts(attrs: str, after: str) -> tuple[dict[str, str], str | None]:
+    """(attributes, the text up to its first child or its end; None for <x/>) of an element found by
+    _element. Cached (the result is shared: read it only): every file of a form has the same few
+    hundred defined names, sheets and relationships, character for character."""
     if attrs.endswith("/"):
         return _attributes(attrs[:-1]), None
     return _attributes(attrs), _unescape(after)
@@ -624,9 +626,9 @@ def _properties(pkg: _Package) -> dict[str, str]:
     text = _xml_text(pkg, "docProps/custom.xml") or ""
     props = {}
     for m in _PROPERTY.finditer(text):
-        attrs, inside = _parts(m)
+        attrs, inside = _parts(*m.groups())
         child = _ANY_ELEMENT.match(text, m.end()) if inside is not None else None
-        props[attrs.get("name")] = (_parts(child)[1] or "") if child else ""
+        props[attrs.get("name")] = (_parts(*child.groups())[1] or "") if child else ""
     return props
 
 
