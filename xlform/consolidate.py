@@ -393,6 +393,7 @@ class _Col:
 
 
 _NUM_FORMATS = {"amount": "#,##0.00", "pct": "0.00%", "score": "0.00", "int": "0"}
+_FIXED_POINT = ("amount", "pct", "score")      # shown with two decimals (_shown_number)
 
 
 class _Formats:
@@ -444,13 +445,27 @@ class _Sheet:
     def __init__(self, ws, cols: list[_Col], fmts: _Formats):
         self.ws, self.cols, self.fmts = ws, cols, fmts
         self.measured = [0.0] * len(cols)
-        self.growing = list(range(len(cols)))     # columns not yet at their cap: only these are measured
+        # columns not yet at their cap (only these are measured), and of those the fixed-point number
+        # columns, measured by their extremes: 0.00-style text is widest at the largest or the most
+        # negative value, so formatting every value is not needed
+        self.growing = [c for c, col in enumerate(cols) if col.kind not in _FIXED_POINT]
+        self.ranged = [c for c, col in enumerate(cols) if col.kind in _FIXED_POINT]
+        self.lowest, self.highest = [math.inf] * len(cols), [-math.inf] * len(cols)
         self.widths: list[float] = []
         self.row = 1
         self.streaming = isinstance(ws, _StreamingWorksheet)
 
     def measure(self, values) -> None:
         measured, cols, capped = self.measured, self.cols, False
+        for c in self.ranged:
+            v = values[c]
+            if type(v) is float or type(v) is int:
+                if v < self.lowest[c]:
+                    self.lowest[c] = v
+                if v > self.highest[c]:
+                    self.highest[c] = v
+            elif v is not None and v != "":
+                self._measure_text(c, v)
         for c in self.growing:
             v = values[c]
             if v is None or v == "":
@@ -462,7 +477,13 @@ class _Sheet:
         if capped:       # a column at its cap is as wide as it gets, whatever the rows still to come
             self.growing = [c for c in self.growing if measured[c] < cols[c].cap]
 
+    def _measure_text(self, c: int, v: Any) -> None:
+        self.measured[c] = max(self.measured[c], *_line_units(_shown(v, self.cols[c].kind)))
+
     def layout(self, header_height: float = 30) -> None:
+        for c in self.ranged:
+            for v in {self.lowest[c], self.highest[c]} - {math.inf, -math.inf}:
+                self._measure_text(c, v)
         self.widths = []
         for c, col in enumerate(self.cols):
             head = max(_units(part) for part in col.header.replace("（", "\n（").split("\n"))
@@ -471,6 +492,7 @@ class _Sheet:
             self.ws.set_column(c, c, width)
         self.ws.set_row(0, header_height)
         # per column: the start of its cells' XML, and the room wrapped text has (None: it does not wrap)
+        self._last: list[tuple | None] = [None] * len(self.cols)     # (text, its XML, its lines)
         self._cells = [(f'<c r="{xl_col_to_name(c)}', f' s="{self.fmts.cell(col.kind)._get_xf_index()}"',
                         max(1.0, width - self.PAD) if col.kind == "wrap" else None)
                        for c, (col, width) in enumerate(zip(self.cols, self.widths))]
@@ -505,29 +527,37 @@ class _Sheet:
     def _put_xml(self, row: int, values) -> None:
         """put() on a streaming sheet: the same cells, written as one string. Text is always an inline
         string (never a formula, whatever it reads), escaped as XlsxWriter escapes it. The checks are
-        ordered for the common case (text, then numbers): this runs for every cell of 指标明细."""
+        ordered for the common case (text, then numbers): this runs for every cell of 指标明细, whose
+        rows come sorted by project, so a column's text is often the row above's (its XML is reused)."""
         r = row + 1
-        cells, lines = [], 1
-        for (start, style, room), v in zip(self._cells, values):
+        cells, lines, last = [], 1, self._last
+        for c, v in enumerate(values):
+            start, style, room = self._cells[c]
             kind = type(v)
             if kind is not str and kind is not int and kind is not float and v is not None:
                 v, kind = _plain(v)
             if kind is str and v:
-                text = _ILLEGAL_XML.sub("", v)
+                same = last[c]
+                if same is None or same[0] != v:
+                    same = last[c] = (v, *self._text_cell(v, style, room))
+                cells.append(f"{start}{r}{same[1]}")
+                lines = max(lines, same[2])
             elif kind is int or (kind is float and math.isfinite(v)):
                 if room is not None:                # a number in a wrapping column wraps as shown
                     lines = max(lines, _lines(_shown_number(v, "wrap"), room))
                 cells.append(f"{start}{r}\"{style}><v>{v:.16G}</v></c>")
-                continue
             else:                                   # nothing, "", NaN or infinity
                 cells.append(f"{start}{r}\"{style}/>")
-                continue
-            if len(text) > 16383:
-                text = _excel_text(text)
-            if room is not None and (2 * len(text) > room or "\n" in text):
-                lines = max(lines, _lines(text, room))
-            cells.append(f"{start}{r}\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>")
         self.ws.write_row_xml(row, "".join(cells), _height_attr(_row_height(lines)), len(cells) - 1)
+
+    @staticmethod
+    def _text_cell(v: str, style: str, room: float | None) -> tuple[str, int]:
+        """A text cell's XML after its reference, and the lines it takes (1 if its column does not wrap)."""
+        text = _ILLEGAL_XML.sub("", v)
+        if len(text) > 16383:
+            text = _excel_text(text)
+        lines = _lines(text, room) if room is not None else 1
+        return f"\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>", lines
 
     def append(self, values) -> bool:
         if self.row >= EXCEL_MAX_ROWS:
