@@ -632,9 +632,10 @@ def _print_setup(ws, title: str, last_col: int | None = None, last_row: int | No
         ws.print_area(0, 0, last_row, last_col)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)
 def _line_units(text: str) -> tuple[float, ...]:
-    """_units of each line of `text` (cached: department, project and group names repeat on every row)."""
+    """_units of each line of `text` (cached: department, project and group names repeat on every row;
+    a small cache, as it holds its texts: 65,536 problem messages of 70 characters hold 15 MB)."""
     return tuple(_units(line) for line in text.split("\n"))
 
 
