@@ -10,7 +10,8 @@ import pytest
 from xlform import read
 from xlform.generate import generate
 from xlform.manifest import Manifest
-from tests.support.hostile import (CLEAN_CODE, FORM_SHEET, PROJECTS, cell_xml, clean_values, fill_module, rewrite)
+from tests.support.hostile import (CLEAN_CODE, FORM_SHEET, META_SHEET_XML, PROJECTS, cell_xml, clean_values,
+                                   fill_module, members, rewrite)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,63 @@ def test_sheet_extent(cells, extent):
 def test_sheet_extent_of_prefixed_cells():
     assert read._sheet_extent(_sheet(cell_xml("A1", 1), cell_xml("XFD1048576", 2), prefix="x")) == \
            (1048576, 16384, "XFD1048576")
+
+
+# ---------------------------------------------------------------- the metadata sheet, read without calamine
+
+def _calamine_meta(path: Path) -> dict[str, str]:
+    return read._read_meta(read.open_calamine(path), "_xlform")
+
+
+def _meta_variant(clean: Path, tmp_path: Path, fn) -> Path:
+    return rewrite(clean, tmp_path / "元数据.xlsx", lambda n, d: fn(d) if n == META_SHEET_XML else d)
+
+
+def test_metadata_read_from_the_xml_is_what_calamine_reads(clean, monkeypatch):
+    calls = []
+    monkeypatch.setattr(read, "_read_meta", lambda *a: calls.append(a) or {})
+    meta = read.read_workbook(clean).meta
+    assert not calls and meta["project_code"] == CLEAN_CODE
+    monkeypatch.undo()
+    assert meta == _calamine_meta(clean)
+
+
+@pytest.mark.parametrize("how", ["inline", "number", "styled", "rich", "spaces", "order"])
+def test_metadata_of_any_other_shape_is_read_by_calamine(clean, tmp_path, how):
+    """A cell of A:B that is not a plain shared string, or rows out of order: calamine reads it, and
+    the result is the same as calamine's whatever path was taken."""
+    def fn(d: bytes) -> bytes:
+        a2 = re.search(rb'<c r="B2"[^>]*>.*?</c>', d).group(0)
+        if how == "inline":
+            return d.replace(a2, cell_xml("B2", "手改的值"))
+        if how == "number":
+            return d.replace(a2, cell_xml("B2", 2021))
+        if how == "styled":
+            return d.replace(a2, a2.replace(b'r="B2"', b'r="B2" s="0"'))
+        if how == "order":
+            rows = re.findall(rb'<row r="[23]".*?</row>', d)
+            return d.replace(rows[0] + rows[1], rows[1] + rows[0])
+        return d
+
+    def shared(d: bytes) -> bytes:
+        index = int(re.search(rb'<c r="B2"[^>]*><v>(\d+)</v>', members(clean)[META_SHEET_XML]).group(1))
+        items = d.split(b"<si>")
+        text = re.search(rb"<t[^>]*>(.*?)</t>", items[index + 1]).group(1)
+        new = {"rich": b"<r><t>" + text[:2] + b"</t></r><r><t>" + text[2:] + b"</t></r>",
+               "spaces": b'<t xml:space="preserve"> ' + text + b"</t>"}.get(how)
+        if new is not None:
+            items[index + 1] = new + b"</si>" + items[index + 1].split(b"</si>", 1)[1]
+        return b"<si>".join(items)
+
+    path = rewrite(clean, tmp_path / f"{how}.xlsx",
+                   lambda n, d: fn(d) if n == META_SHEET_XML else shared(d) if n == "xl/sharedStrings.xml" else d)
+    assert read.read_workbook(path).meta == _calamine_meta(path)
+
+
+def test_metadata_read_though_the_rest_of_its_sheet_is_damaged(clean, tmp_path):
+    """Pinned: damage outside A:B of the hidden sheet (which calamine refuses whole) no longer hides
+    the identity written in A:B; it is read, and checked against the properties, as usual."""
+    path = _meta_variant(clean, tmp_path, lambda d: re.sub(rb'<c r="D2".*?</c>', b'<c r="D2" t="inlineStr"><is><t>'
+                                                          b"a&b</t></is></c>", d, count=1))
+    assert _calamine_meta(path) == {}
+    assert read.read_workbook(path).meta == read.read_workbook(clean).meta

@@ -283,7 +283,7 @@ def open_calamine(path: Path, max_cells: int = MAX_CELLS):
     pkg = sniff(Path(path))
     try:
         book = _book_xml(pkg)
-        extents = {name: _sheet_extent(data) for name, data in _sheet_parts(pkg, book)}
+        extents = {name: _sheet_extent(data) for name, data in _sheet_parts(pkg, book, _relationships(pkg))}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
         raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
     return _open_guarded(pkg, extents, max_cells)
@@ -588,12 +588,18 @@ def _book_xml(pkg: _Package) -> str:
     return book
 
 
-def _sheet_parts(pkg: _Package, book: str) -> list[tuple[str, bytes]]:
+def _relationships(pkg: _Package) -> list[dict[str, str]]:
+    return [attrs for attrs, _ in _elements(_RELATIONSHIP, _xml_text(pkg, "xl/_rels/workbook.xml.rels"))]
+
+
+def _target(attrs: dict[str, str]) -> str:
+    t = attrs.get("Target", "")
+    return t.lstrip("/") if t.startswith("/") else "xl/" + t
+
+
+def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[tuple[str, bytes]]:
     """(sheet name, its XML) of every sheet workbook.xml lists whose part is in the package."""
-    targets = {}
-    for attrs, _ in _elements(_RELATIONSHIP, _xml_text(pkg, "xl/_rels/workbook.xml.rels")):
-        t = attrs.get("Target", "")
-        targets[attrs.get("Id")] = t.lstrip("/") if t.startswith("/") else "xl/" + t
+    targets = {attrs.get("Id"): _target(attrs) for attrs in rels}
     paths = {}
     for attrs, _ in _elements(_SHEET, book):
         rid = _qualified(attrs, "id")
@@ -658,7 +664,8 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
             names[attrs.get("name")] = ref
         elif "#REF!" in (text or ""):
             deleted.add(attrs.get("name"))
-    sheet_parts = _sheet_parts(pkg, book)
+    rels = _relationships(pkg)
+    sheet_parts = _sheet_parts(pkg, book, rels)
     props = _properties(pkg)
     app = "WPS Office" if "KSOProductBuildVer" in props else _application(pkg)
     wanted = sheets
@@ -677,7 +684,9 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     from .workbook import META_SHEET
     for name in sheet_names:
         if name == META_SHEET:
-            meta = _read_meta(wb, name)
+            plain = name not in wb.refused and sheet_names.count(name) == 1 and extents[name] == _SMALL
+            meta = (plain and _meta_from_xml(dict(sheet_parts)[name], _shared_strings(pkg, rels))) \
+                or _read_meta(wb, name)
             continue
         if wanted is not None and name not in wanted:
             continue
@@ -694,6 +703,65 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
         protected, formulas, no_value = raw_sheets.get(name, (False, set(), set()))
         data[name] = SheetData(name, tuple(start), rows, protected, no_value, formulas)
     return WorkbookData(path, sheet_names, meta, props, names, data, app, unread, deleted)
+
+
+_META_CELL = re.compile(rb'<c r="([AB])(\d{1,3})"(?: s="\d+")?(?: t="s"><v>(\d+)</v></c>|/>)')
+_PLAIN_TEXT = re.compile(rb'<t(?: xml:space="preserve")?>([^<]*)</t>')
+
+
+def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
+    """The metadata sheet's key/value rows (A:B) straight from its XML, exactly as _read_meta reads them
+    through calamine, which parses the whole sheet, field catalogue included: that was the largest
+    single cost of reading a returned form. Only for the plain shape writers give it (A1:B1 a header,
+    every A:B cell a plain shared string or empty, in row order; the caller has proved every cell
+    tag is `<c r="…"` first); None for anything else, which calamine then reads."""
+    if shared is None:
+        return None
+    cells = _META_CELL.findall(xml)
+    if len(cells) != xml.count(b'<c r="A') + xml.count(b'<c r="B'):   # an A:B cell of another shape
+        return None
+    strings = shared.split(b"<si>")[1:]          # each "…</si>"; C-speed, unlike a regex over every byte
+    if len(strings) != shared.count(b"<si") or b":si" in shared:
+        return None
+    rows: dict[int, list[str]] = {}
+    last = (0, b"")
+    for col, row, index in cells:
+        at = (int(row), col)
+        text = _shared_text(strings, int(index)) if index else ""
+        if at <= last or text is None:
+            return None
+        last = at
+        rows.setdefault(at[0], ["", ""])[col == b"B"] = text
+    if not all(rows.get(1, ("", ""))):   # the header: calamine's area then starts at A1 and is 2+ wide
+        return None
+    return {key: value for r, (key, value) in rows.items() if r > 1 and key}
+
+
+def _shared_text(strings: list[bytes], index: int) -> str | None:
+    """A shared string of one plain <t> (None for rich text, _xHHHH_ escapes, edge spaces, bad indexes)."""
+    item = strings[index] if index < len(strings) else b""
+    m = _PLAIN_TEXT.fullmatch(item, 0, max(item.find(b"</si>"), 0))
+    if m is None or b"_x" in m.group(1) or b"\r" in m.group(1):
+        return None
+    try:
+        text = _unescape(m.group(1).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return text if text == text.strip() else None
+
+
+def _shared_strings(pkg: _Package, rels: list[dict[str, str]]) -> bytes | None:
+    """xl/sharedStrings.xml when the workbook's one shared-strings relationship names it (where
+    calamine reads it) and it is UTF-8."""
+    kinds = [_target(a) for a in rels if a.get("Type", "").endswith("/sharedStrings")]
+    if kinds != ["xl/sharedStrings.xml"]:
+        return None
+    try:
+        data = pkg.read("xl/sharedStrings.xml")
+    except KeyError:
+        return None
+    declared = _ENCODING.match(data)
+    return data if declared is None or declared.group(1).lower() in (b"utf-8", b"utf8") else None
 
 
 def _read_meta(wb, name: str) -> dict[str, str]:
