@@ -220,9 +220,15 @@ class _Spill:
 
 
 def _real(v: Any) -> float | None:
+    """v as a finite float, else None (booleans and text included). Runs three times per indicator row."""
+    kind = type(v)
+    if kind is float:
+        return v if math.isfinite(v) else None
+    if kind is int:
+        return float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return None if math.isnan(v) or math.isinf(v) else float(v)
+    return float(v) if math.isfinite(v) else None
 
 
 # ---------------------------------------------------------------- the run
@@ -254,7 +260,8 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
             raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
         if out.is_dir():
             raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
-        files = [f for f in collect_files(paths) if f.resolve() != out.resolve()]
+        target = out.resolve()
+        files = [f for f in collect_files(paths) if f.resolve() != target]
         if not files:
             raise XlformError("没有找到要汇总的文件")
         try:
