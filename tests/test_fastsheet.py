@@ -165,3 +165,27 @@ def test_metadata_sheet_holds_what_the_cell_api_wrote(code, tmp_path, monkeypatc
                       read_field_catalogue(cal), read_workbook(path).meta)
     assert seen["rows"] == seen["cell-api"]
     assert len(seen["rows"][4]) == len(layout.fields) and seen["rows"][2] == "veryHidden"
+
+
+def test_string_rows_read_back_as_the_cell_api_writes_them(tmp_path):
+    """Awkward texts (escapes, control characters, _xHHHH_, white space at either end, a "|")
+    in inline and shared columns: read back by calamine and openpyxl like write_string's cells."""
+    import openpyxl
+    from python_calamine import CalamineWorkbook
+
+    texts = [t for t in AWKWARD if isinstance(t, str) and t != "\ufffe"] + ["a|", " |b", "x_x00", "41_", "中文"]
+    rows = [[None, *texts[i:i + 4]] for i in range(0, len(texts), 4)] + [[None], ["last", None, ""]]
+    path = tmp_path / "rows.xlsx"
+    wb = fastsheet.FastWorkbook(str(path), {"in_memory": True})
+    wb.add_worksheet("rows", worksheet_class=fastsheet.FastStringRowsSheet).put_string_rows(rows, inline_from=2)
+    api = wb.add_worksheet("api")
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if v is not None:
+                api.write_string(r, c, v)
+    wb.close()
+    cal = CalamineWorkbook.from_path(str(path))
+    assert cal.get_sheet_by_name("rows").to_python() == cal.get_sheet_by_name("api").to_python()
+    book = openpyxl.load_workbook(path)
+    values = {name: [[c.value for c in row] for row in book[name].iter_rows()] for name in ("rows", "api")}
+    assert values["rows"] == values["api"]

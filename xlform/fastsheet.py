@@ -40,6 +40,9 @@ _COLS = _ColNames()
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 # an inline string that needs more than <t>text</t>: what _SST_SLOW finds, or white space at an end
 _INLINE_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\\s|\\s$")
+# _INLINE_SLOW over a row's texts joined by "|": white space next to a "|" may be inside a text,
+# so this finds every row that has a slow text (and a few more, which take the per-text path)
+_ROW_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|(?:^|\\|)\\s|\\s(?:\\||$)")
 # a defined name stock define_name() accepts without a warning and writes without escaping:
 # ASCII, not starting with a digit or ".", and an "_" so that it can look like no cell reference
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*_[A-Za-z0-9_.]*")
@@ -210,12 +213,18 @@ class StringRows:
         if self.table or self.row_info or self.comments:
             raise ValueError("a sheet written with put_string_rows cannot have other cells or row settings")
         out = ["<sheetData>"]
-        slow, inline = _INLINE_SLOW.search, self._inline
+        slow, row_slow, inline = _INLINE_SLOW.search, _ROW_SLOW.search, self._inline
         for r, row in enumerate(self._string_rows, start=1):
-            cells = [f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>' if v.__class__ is int else
-                     f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if not slow(v) else
-                     f'<c r="{_COLS[c]}{r}" t="inlineStr"><is>{inline(v)}</is></c>'
-                     for c, v in enumerate(row) if v is not None]
+            texts = [v for v in row if v.__class__ is str]
+            if not row_slow("|".join(texts)):    # the usual row: no cell needs escaping, one search
+                cells = [f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if v.__class__ is str else
+                         f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>'
+                         for c, v in enumerate(row) if v is not None]
+            else:
+                cells = [f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>' if v.__class__ is int else
+                         f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if not slow(v) else
+                         f'<c r="{_COLS[c]}{r}" t="inlineStr"><is>{inline(v)}</is></c>'
+                         for c, v in enumerate(row) if v is not None]
             if cells:
                 out.append(f'<row r="{r}">{"".join(cells)}</row>')
         out.append("</sheetData>")
