@@ -265,8 +265,9 @@ def _normalise(text: str) -> str:
     s = _SPACE.sub("", unicodedata.normalize("NFKC", s))
     for old, new in _SIGNS:
         s = s.replace(old, new)
-    s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
-    return _PERCENT_WORDS.sub(_percent_words, s)
+    if "," in s:      # (the two patterns need these: skipping them is only faster)
+        s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
+    return _PERCENT_WORDS.sub(_percent_words, s) if "百分之" in s else s
 
 
 def _percent_words(m: re.Match) -> str:
@@ -491,6 +492,8 @@ def _cn_int(s: str) -> int | None:
 # ---------------------------------------------------------------- dates
 def _parse_date(core: str, text: str, year: int | None) -> Value | None:
     """A Value for date-shaped text, or None when the text is not a date at all."""
+    if not any(mark in core for mark in "年月.-/"):   # every _DATE_PATTERNS needs one; most numbers have none
+        return None
     body = _CN_MONTH.sub(lambda m: str(_cn_int(m.group(1)) or m.group(1)), core)
     body, c_pre = _cut_start(body, _DATE_PREFIX)
     c_post = None
