@@ -100,6 +100,8 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
         ws.set_row(5, 30, bold)
         ws.set_row(40, 20)
         ws.set_row(41, None, None, {"hidden": True})
+        ws.set_row(42, 15, None, {"level": 1, "collapsed": True})
+        ws.set_row(43, None, red, {"level": 2})
         for r in range(0, 70, 3):
             for c in (0, 2, 3, 7, 120, 700, 16383):
                 v = AWKWARD[(r + c) % len(AWKWARD)]

@@ -153,6 +153,31 @@ class FastWorksheet(Worksheet):
             out.append("</row>")
             write("".join(out))
 
+    def _write_row(self, row, spans, row_info=None, empty_row=False) -> None:
+        # stock's <row> element, attribute for attribute, without the attribute list
+        if row_info:
+            height, row_format = row_info.height, row_info.row_format
+            hidden, level, collapsed = row_info.hidden, row_info.level, row_info.collapsed
+        else:
+            height, row_format, hidden, level, collapsed = None, None, 0, 0, 0
+        if height is None:
+            height = self.default_row_height
+        xf_index = row_format._get_xf_index() if row_format else 0
+        custom = height != self.original_row_height or height != self.default_row_height
+        self.fh.write("".join((
+            f'<row r="{row + 1}"', f' spans="{spans}"' if spans else "", f' s="{xf_index}"' if xf_index else "",
+            ' customFormat="1"' if row_format else "", f' ht="{height * 0.75:.16g}"' if custom else "",
+            ' hidden="1"' if hidden else "", ' customHeight="1"' if custom else "",
+            f' outlineLevel="{level}"' if level else "", ' collapsed="1"' if collapsed else "",
+            ' x14ac:dyDescent="0.25"' if self.excel_version == 2010 else "", "/>" if empty_row else ">")))
+
+    def _write_merge_cells(self) -> None:
+        merged = self.merge
+        if merged:
+            self.fh.write(f'<mergeCells count="{len(merged)}">' + "".join(
+                f'<mergeCell ref="{_COLS[c1]}{r1 + 1}:{_COLS[c2]}{r2 + 1}"/>' for r1, c1, r2, c2 in merged)
+                + "</mergeCells>")
+
     def _s(self, row: int, col: int, fmt, cache: dict) -> str:
         # the cell's style attribute: its format, else its row's, else its column's (stock order)
         if not fmt:
