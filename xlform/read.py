@@ -452,12 +452,14 @@ def _scan_sheet(data: bytes) -> tuple[bool, set, set]:
     return protected, formulas, no_value
 
 
-def _first(pattern: re.Pattern, data: bytes, word: bytes) -> re.Match | None:
+def _first(pattern: re.Pattern, data: bytes | str, word: bytes | str) -> re.Match | None:
     """pattern.search(data) for a tag pattern `<(?:prefix:)?word…`, starting at the tag around the
-    first occurrence of `word` (found at memchr speed) instead of trying the pattern at every `<`.
+    first occurrence of `word` (a plain find) instead of trying the pattern at every `<`.
     No match can start earlier: its prefix would hold `word`, and a prefix holds no `<`."""
     at = data.find(word)
-    return None if at == -1 else pattern.search(data, max(data.rfind(b"<", 0, at), 0))
+    if at == -1:
+        return None
+    return pattern.search(data, max(data.rfind(b"<" if isinstance(data, bytes) else "<", 0, at), 0))
 
 
 # ---------------------------------------------------------------- workbook.xml, rels, properties
@@ -526,7 +528,9 @@ _ATTRS = r"""((?:[^>"']++|"[^"]*+"|'[^']*+')*+)>([^<]*)"""   # attributes (with 
 
 
 def _element(local: str) -> re.Pattern:
-    return re.compile(r"<(?:[\w.-]+:)?" + local + r"(?=[\s/>])" + _ATTRS)
+    # possessive prefix: a tag name that is not followed by ":" is not a prefix, without backtracking
+    # through it at every "<" of the part
+    return re.compile(r"<(?:[\w.-]++:)?" + local + r"(?=[\s/>])" + _ATTRS)
 
 
 _DEFINED_NAME, _SHEET, _RELATIONSHIP = _element("definedName"), _element("sheet"), _element("Relationship")
@@ -639,8 +643,8 @@ def _properties(pkg: _Package) -> dict[str, str]:
 
 
 def _application(pkg: _Package) -> str:
-    found = _elements(_APPLICATION, _xml_text(pkg, "docProps/app.xml"))
-    return (found[0][1] or "") if found else ""
+    m = _first(_APPLICATION, _xml_text(pkg, "docProps/app.xml") or "", "Application")
+    return (_parts(*m.groups())[1] or "") if m else ""
 
 
 def read_workbook(path: str | Path, sheets: list[str] | None = None) -> WorkbookData:
