@@ -19,7 +19,7 @@ from .spec import CellSpec, FormSpec, Group, col_letter
 NAME_PREFIX = "xf_"
 
 
-@dataclass
+@dataclass(slots=True)       # slots: ~300 are made per file, validation included
 class Cell:
     row: int                   # 0-based
     col: int
@@ -66,7 +66,7 @@ class Field:
         return cell_ref(self.row, self.col)
 
 
-@dataclass
+@dataclass(slots=True)
 class IndicatorRow:
     number: int                # 1-based, form order
     row: int
@@ -200,14 +200,14 @@ def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
         qualitative = indicator.qualitative if indicator.qualitative is not None else \
             parse_value(indicator.target, year=lay.year).kind in ("qualitative", "tier")
     lay.indicator_rows.append(IndicatorRow(number, y, i, j, indicator, na, qualitative))
-    key = f"ind_{number:03d}"
+    key = f"ind_{number:03d}_"
+    group = (i, j)
 
     def put(part: str, role: str, value: Any, input_type: str | None, style: str, label: str,
             type_: str | None = None) -> None:
-        col = cols[part]
-        lay.cells.append(Cell(y, col, y, col, value, style, f"{key}_{part}", input_type))
-        lay.fields[f"{key}_{part}"] = Field(f"{key}_{part}", role, label, y, col, input_type, value,
-                                            number, (i, j), type_)
+        col, name = cols[part], key + part
+        lay.cells.append(Cell(y, col, y, col, value, style, name, input_type))
+        lay.fields[name] = Field(name, role, label, y, col, input_type, value, number, group, type_)
 
     name = indicator.name if indicator else None
     label = name or f"{g2.name}第{position}行"   # a spare row: its place within the 二级指标
