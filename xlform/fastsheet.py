@@ -16,10 +16,12 @@ workbook). After upgrading XlsxWriter: run that test, then add the version.
 """
 from __future__ import annotations
 
+import copy
 import re
 
 import xlsxwriter
 from xlsxwriter.app import App
+from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_range
@@ -36,6 +38,7 @@ class _ColNames(dict):
 
 
 _COLS = _ColNames()
+_FORMAT_TEMPLATES: dict[tuple, Format] = {}     # FastWorkbook.add_format: properties -> a pristine Format
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 # an inline string that needs more than <t>text</t>: what _SST_SLOW finds, or white space at an end
@@ -318,6 +321,26 @@ class FastPackager(Packager):
 class FastWorkbook(Workbook):
     worksheet_class = FastWorksheet
     string_rows_class = FastStringRowsSheet
+
+    def add_format(self, properties=None):
+        # a Format sets ~60 attributes through its setters; every workbook of a form asks for the
+        # same ~20, so each is built once per process and copied (a copy joins this workbook only)
+        props = self.default_format_properties.copy()
+        if properties:
+            props.update(properties)
+        try:
+            key = tuple(sorted(props.items()))
+            template = _FORMAT_TEMPLATES.get(key)
+        except TypeError:                      # an unhashable property value
+            return super().add_format(properties)
+        if template is None:
+            if len(_FORMAT_TEMPLATES) > 4096:
+                _FORMAT_TEMPLATES.clear()
+            template = _FORMAT_TEMPLATES[key] = Format(props)
+        fmt = copy.copy(template)
+        fmt.xf_format_indices, fmt.dxf_format_indices = self.xf_format_indices, self.dxf_format_indices
+        self.formats.append(fmt)
+        return fmt
 
     def define_name(self, name, formula):
         # stock checks every name with five regular expressions; a plain global name passes them all
