@@ -95,27 +95,28 @@ def check_tamper(ctx: Context) -> None:
     # deleted (names move with them) do not turn every label below into a false XF201
     place = ctx.place
     sheet = place.sheet
+    value_at = ctx.data.value_at
     for ref, issued in ctx.entry.locked.items():
         f = field_at.get(ref)
         if f is not None and f.name in ctx.where:
             returned = ctx.values.get(f.name)
+            if _same(issued, returned):
+                continue
             where_sheet, where_cell = ctx.where[f.name]
         else:
             col, row = _split_ref(ref)
             spots = list(place.candidates(row, col))
-            returned = ctx.data.value_at(sheet, *spots[0])
-            where_sheet, where_cell = sheet, cell_ref(*spots[0])
-            if not _same(issued, returned) and any(_same(issued, ctx.data.value_at(sheet, r, c))
-                                                   for r, c in spots[1:]):
+            returned = value_at(sheet, *spots[0])
+            if _same(issued, returned) or any(_same(issued, value_at(sheet, r, c)) for r, c in spots[1:]):
                 continue
-        if not _same(issued, returned):
-            what = f"“{f.label}”" if f is not None else f"单元格 {ref}"
-            if f is None and where_cell != ref:
-                what += f"（现 {where_cell}）"
-            ctx.findings.append(finding(
-                "XF201", f"{what}被修改：下发值“{show(issued)}”，报送值“{show(returned)}”",
-                sheet=where_sheet, cell=where_cell, field=f.defined_name if f else None,
-                label=str(f.label) if f else None))
+            where_sheet, where_cell = sheet, cell_ref(*spots[0])
+        what = f"“{f.label}”" if f is not None else f"单元格 {ref}"
+        if f is None and where_cell != ref:
+            what += f"（现 {where_cell}）"
+        ctx.findings.append(finding(
+            "XF201", f"{what}被修改：下发值“{show(issued)}”，报送值“{show(returned)}”",
+            sheet=where_sheet, cell=where_cell, field=f.defined_name if f else None,
+            label=str(f.label) if f else None))
 
 
 @functools.lru_cache(maxsize=65536)
