@@ -434,6 +434,27 @@ def test_row_xml_is_what_xlsxwriter_writes(tmp_path):
     assert _clean("x\x01y\ufffe") == "xy"
 
 
+def test_widths_measured_by_extremes_and_caps_are_exact():
+    """measure() skips columns at their cap and keeps only the extremes of 0.00-style columns; the
+    widths are those of measuring every shown value."""
+    import random
+    from xlform.consolidate import _Col, _line_units, _Sheet, _shown
+    cols = [_Col("金额", "amount", 30), _Col("率", "pct", 30), _Col("分", "score", 30), _Col("序", "int", 30),
+            _Col("文字", "wrap", 12), _Col("编码", "text", 40)]
+    rng = random.Random(7)
+    rows = [[rng.uniform(-5e4, 5e6), rng.uniform(-0.5, 3), rng.choice([-0.004, 9.994, 9.996, 99.5, 0]),
+             rng.randint(-3, 2_000_000), "字" * rng.randint(0, 9), rng.choice(["x" * rng.randint(1, 30), None])]
+            for _ in range(300)] + [[None, "合计", "", None, None, None]]
+    sheet = _Sheet(None, cols, None)           # measuring needs no worksheet
+    for r in rows:
+        sheet.measure(r)
+    sheet.measure_extremes()
+    brute = [max([0.0] + [max(_line_units(_shown(r[c], col.kind))) for r in rows if r[c] not in (None, "")])
+             for c, col in enumerate(cols)]
+    assert [min(m, col.cap) for m, col in zip(sheet.measured, cols)] == [min(b, col.cap) for b, col in
+                                                                          zip(brute, cols)]
+
+
 def test_iter_batch_yields_in_order_and_matches_run_batch(manifest):
     files = collect_files([RETURNED])[:4]
     serial = run_batch(files, manifest, [None] * len(files), jobs=1, templates=None, progress=None)

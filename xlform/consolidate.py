@@ -487,10 +487,14 @@ class _Sheet:
     def _measure_text(self, c: int, v: Any) -> None:
         self.measured[c] = max(self.measured[c], *_line_units(_shown(v, self.cols[c].kind)))
 
-    def layout(self, header_height: float = 30) -> None:
+    def measure_extremes(self) -> None:
+        """The fixed-point columns' widths, from the extremes measure() kept."""
         for c in self.ranged:
             for v in {self.lowest[c], self.highest[c]} - {math.inf, -math.inf}:
                 self._measure_text(c, v)
+
+    def layout(self, header_height: float = 30) -> None:
+        self.measure_extremes()
         self.widths = []
         for c, col in enumerate(self.cols):
             head = max(_units(part) for part in col.header.replace("（", "\n（").split("\n"))
