@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import functools
 import gc
+import marshal
 import math
 import re
 import sqlite3
@@ -174,24 +175,27 @@ class _Project:
 # ---------------------------------------------------------------- spill store
 
 class _Spill:
-    """Indicator rows and findings of every file, on disk (SQLite) until the sheets are written."""
+    """Indicator rows and findings of every file, on disk (SQLite) until the sheets are written.
+
+    A file's indicator rows are one marshalled list (one insert per file, read back whole per project):
+    a row per indicator cost more to bind, index and read back than the rows cost to write."""
 
     def __init__(self, folder: Path):
         self.db = sqlite3.connect(str(folder / "consolidate.sqlite"))
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA cache_size=-16000")      # 16 MB page cache at most
-        self.db.execute("CREATE TABLE ind (seq INT, n INT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, "
-                        "actual TEXT, completion REAL, points REAL, score REAL, reason TEXT, status TEXT)")
+        self.db.execute("CREATE TABLE ind (seq INTEGER PRIMARY KEY, rows BLOB)")
         self.db.execute("CREATE TABLE fnd (seq INT, k INT, code TEXT, severity TEXT, message TEXT, "
                         "sheet TEXT, cell TEXT)")
         self._pending = 0
 
     def add(self, seq: int, report: FileReport) -> None:
-        self.db.executemany("INSERT INTO ind VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
-            (seq, r.get("number"), r.get("level1"), r.get("level2"), r.get("name"), r.get("target"),
-             r.get("actual"), _real(r.get("completion")), _real(r.get("points")), _real(r.get("score")),
-             r.get("reason"), r.get("status")) for r in report.indicators])
+        rows = [(r.get("number"), _text(r.get("level1")), _text(r.get("level2")), _text(r.get("name")),
+                 _text(r.get("target")), _text(r.get("actual")), _real(r.get("completion")),
+                 _real(r.get("points")), _real(r.get("score")), _text(r.get("reason")), _text(r.get("status")))
+                for r in report.indicators]
+        self.db.execute("INSERT INTO ind VALUES (?, ?)", (seq, marshal.dumps(rows)))
         self.add_findings(seq, report.findings, start=0)
 
     def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
@@ -204,12 +208,12 @@ class _Spill:
 
     def finish(self) -> None:
         self.db.commit()
-        self.db.execute("CREATE INDEX ind_seq ON ind (seq, n)")
         self.db.execute("CREATE INDEX fnd_seq ON fnd (seq, k)")
 
-    def indicators(self, seq: int) -> Iterator[tuple]:
-        return self.db.execute("SELECT n, level1, level2, name, target, actual, completion, points, score, "
-                               "reason, status FROM ind WHERE seq = ? ORDER BY n, rowid", (seq,))
+    def indicators(self, seq: int) -> list[tuple]:
+        """A file's indicator rows by number (rows without one first), else in the file's order."""
+        found = self.db.execute("SELECT rows FROM ind WHERE seq = ?", (seq,)).fetchone()
+        return sorted(marshal.loads(found[0]), key=_number_order) if found else []
 
     def findings(self, seq: int) -> Iterator[tuple]:
         return self.db.execute("SELECT code, severity, message, sheet, cell FROM fnd WHERE seq = ? "
@@ -217,6 +221,16 @@ class _Spill:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _text(v: Any) -> str | None:
+    """Text as the sheets write it (a number given where text is expected is written as its text)."""
+    return v if v is None or type(v) is str else str(v)
+
+
+def _number_order(row: tuple) -> tuple:
+    n = row[0]
+    return (0, 0) if n is None else (1, n) if isinstance(n, (int, float)) else (2, str(n))
 
 
 def _real(v: Any) -> float | None:
