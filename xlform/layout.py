@@ -57,8 +57,8 @@ class Field:
     group: tuple[int, ...] | None = None   # (level1,) or (level1, level2), 0-based
     type: str | None = None
 
-    @functools.cached_property
-    def defined_name(self) -> str:   # cached: validation looks every field's name up several times per file
+    @property
+    def defined_name(self) -> str:
         return NAME_PREFIX + self.name
 
     @property

@@ -116,12 +116,9 @@ def placement(layout: Layout, sheet: str, located: dict[str, tuple[str, int, int
     row_votes: dict[int, dict[int, int]] = {}     # layout row -> {offset: votes}, offsets in first-seen order
     col_votes: dict[int, dict[int, int]] = {}
     fields = layout.fields
-    for name, (s, r, c) in located.items():
-        f = fields.get(name)
-        if f is not None and s == sheet:
-            _vote(row_votes, f.row, r - f.row)
-            _vote(col_votes, f.col, c - f.col)
-    for lr, lc, rr, rc in extra:
+    anchors = [(f.row, f.col, r, c) for name, (s, r, c) in located.items()
+               if s == sheet and (f := fields.get(name)) is not None]
+    for lr, lc, rr, rc in (*anchors, *extra):
         _vote(row_votes, lr, rr - lr)
         _vote(col_votes, lc, rc - lc)
     rows = {k: _winner(v) for k, v in row_votes.items()}

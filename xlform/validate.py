@@ -107,8 +107,8 @@ def collect_files(paths: Iterable[str | Path], exclude: Path | None = None) -> l
 def _located(layout: Layout, data: WorkbookData) -> dict[str, tuple[str, int, int]]:
     """field name -> (sheet, row, col) its defined name points at, for names pointing at a sheet that was read."""
     names, sheets = data.names, data.sheets
-    return {name: names[f.defined_name] for name, f in layout.fields.items()
-            if names.get(f.defined_name, ("",))[0] in sheets}
+    return {name: at for name, f in layout.fields.items()
+            if (at := names.get(f.defined_name)) is not None and at[0] in sheets}
 
 
 def _values(layout: Layout, data: WorkbookData, located: dict[str, tuple[str, int, int]], place: Placement
