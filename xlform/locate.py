@@ -119,20 +119,14 @@ def placement(layout: Layout, sheet: str, located: dict[str, tuple[str, int, int
     anchors = [(f.row, f.col, r, c) for name, (s, r, c) in located.items()
                if s == sheet and (f := fields.get(name)) is not None]
     for lr, lc, rr, rc in (*anchors, *extra):
-        _vote(row_votes, lr, rr - lr)
-        _vote(col_votes, lc, rc - lc)
+        tally = row_votes.setdefault(lr, {})
+        tally[rr - lr] = tally.get(rr - lr, 0) + 1
+        tally = col_votes.setdefault(lc, {})
+        tally[rc - lc] = tally.get(rc - lc, 0) + 1
     rows = {k: _winner(v) for k, v in row_votes.items()}
     cols = {k: _winner(v) for k, v in col_votes.items()}
     shifted = any(rows.values()) or any(cols.values()) or default != (0, 0)
     return Placement(sheet, Axis(rows, default[0]), Axis(cols, default[1]), shifted)
-
-
-def _vote(votes: dict[int, dict[int, int]], key: int, offset: int) -> None:
-    tally = votes.get(key)
-    if tally is None:
-        votes[key] = {offset: 1}
-    else:
-        tally[offset] = tally.get(offset, 0) + 1
 
 
 def _winner(tally: dict[int, int]) -> int:
