@@ -4,22 +4,25 @@
 
 Sheets (docs/consolidate.md):
 
-- 汇总表   one row per project of the manifest (submitted or not), a totals row; an Excel table.
+- 汇总表   one row per project of the manifest (submitted or not), an autofilter, a SUBTOTAL totals row.
 - 部门统计 per 主管部门: projects, submitted, missing, average scores, count per grade, funds; a table.
 - 图表     native charts: grade distribution, average score by department, grades per department.
 - 指标明细 one row per indicator of every submitted project.
 - 问题清单 every finding of every file, including files that are not ours or cannot be read.
 
 How it stays flat in memory for thousands of files: the files are checked in worker processes
-(validate.iter_batch, no annotation); each FileReport, as it arrives, is split into a small stub kept
-in memory (identity, scores, funds, counts) and its indicator rows and findings, which go to a
-temporary SQLite database. The sheets are then written in sorted order (主管部门, 项目编码) from the
-stubs and that database; the two long sheets are written in XlsxWriter's constant_memory mode, so
-their rows go to disk as they are written. No run ever holds every workbook, nor every indicator row.
+(validate.iter_batch, no annotation); each FileReport, as it arrives, is split into a small slotted
+record kept in memory (identity, scores, funds, counts: ~3 KB a project with its manifest fields) and
+its indicator rows and findings, which go to a temporary SQLite database. The sheets are then written
+in sorted order (主管部门, 项目编码) from the records and that database; 汇总表, 指标明细 and 问题清单
+are written in XlsxWriter's constant_memory mode, so their rows go to disk as they are written (which
+is why 汇总表 is not an Excel table). No run ever holds every workbook, nor every indicator row, nor
+every row of 汇总表.
 
-Department text is always written with write_string and the workbook has strings_to_formulas off:
-a reason that reads "=1+1" stays text. The output is written atomically and is deterministic: the
-same inputs give the same cells, and (document dates come from the manifest) the same bytes.
+Department text is always written as an inline or shared string and the workbook has
+strings_to_formulas off: a reason that reads "=1+1" stays text. The output is written atomically and
+is deterministic: the same inputs give the same cells, and (document dates come from the manifest)
+the same bytes.
 """
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ from .validate import FileReport, collect_files, iter_batch, mark_duplicates
 from .workbook import atomic_path
 
 SUMMARY, STATS, CHARTS, DETAIL, ISSUES = "汇总表", "部门统计", "图表", "指标明细", "问题清单"
-SUMMARY_TABLE, STATS_TABLE = "项目汇总", "部门汇总"
+STATS_TABLE = "部门汇总"            # 部门统计 is an Excel table; 汇总表 is streamed, so it cannot be one
 
 SUBMITTED, MISSING, DUPLICATE, FAILED = "已提交", "未提交", "重复提交", "校验未通过"
 STATUSES = (SUBMITTED, DUPLICATE, FAILED, MISSING)
