@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ class Cell:
         return first if not self.merged else f"{first}:{cell_ref(self.last_row, self.last_col)}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Field:
     name: str                  # defined name without the prefix: project_name, ind_003_actual, grp_1_2_score
     role: str
@@ -241,34 +242,62 @@ LINE_HEIGHT = 13.5      # points per line of 10-point text
 MAX_HEIGHT = 409.0      # Excel's limit
 
 
+# Runs of characters whose width is known without asking unicodedata: ASCII (narrow), and the CJK
+# ideographs, CJK punctuation and full-width forms (all East Asian Wide or Fullwidth). Only what is
+# left, rare in a form, goes through east_asian_width one character at a time.
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+_WIDE_RUN = re.compile("[\u3000-\u303e\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60\uffe0-\uffe6]+")
+
+
+@functools.lru_cache(maxsize=8192)   # the labels of a form recur in every file
 def text_width(text: str) -> float:
     """Width in Excel column units: a CJK character is about two digits wide."""
-    return sum(1.8 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
+    if text.isascii():
+        return float(len(text))
+    rest = _WIDE_RUN.sub("", text)
+    wide = len(text) - len(rest)
+    other = _ASCII_RUN.sub("", rest)
+    narrow = len(rest) - len(other)
+    return narrow + 1.8 * wide + sum(1.8 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in other)
 
 
 def fit_heights(lay: Layout, values: dict[str, Any] | None = None) -> dict[int, float]:
     """Row heights that show the text (Excel does not grow rows for wrapped text in merged cells).
 
     Only the writer needs them, so validation never pays for this."""
-    widths = lay.spec.columns
-    size = lay.spec.font_size
+    spec = lay.spec
     values = values or {}
+    base = {style: spec.cell_styles.get(style, {}).get("size", spec.font_size) for style in
+            {c.style for c in lay.cells}}
+    capacity: dict[tuple[int, int, str], float] = {}   # a handful of (columns, style) per form
     need: dict[int, float] = {}
     for c in lay.cells:
         if c.last_row != c.row:
             continue  # a cell merged down spreads over rows that are sized by their own cells
         text = _display(values.get(c.field, c.value) if c.field else c.value)
-        style_size = lay.spec.cell_styles.get(c.style, {}).get("size", size)
-        capacity = max(sum(widths[c.col:c.last_col + 1]) * (size / style_size) - 1.5, 2.0)
-        lines = sum(max(1, math.ceil(text_width(p) / capacity)) for p in text.split("\n")) if text else 1
-        if c.input in ("reason", "long_text") and not text:
-            lines = 4 if c.input == "long_text" else 2  # room to write
+        style_size = base[c.style]
+        if text:
+            key = (c.col, c.last_col, c.style)
+            cap = capacity.get(key)
+            if cap is None:
+                cap = capacity[key] = max(sum(spec.columns[c.col:c.last_col + 1]) * (spec.font_size / style_size)
+                                          - 1.5, 2.0)
+            lines = _lines(text, cap)
+        else:
+            lines = 4 if c.input == "long_text" else 2 if c.input == "reason" else 1  # room to write
         height = lines * LINE_HEIGHT * style_size / 10 + 4
-        need[c.row] = max(need.get(c.row, 0), height)
+        if height > need.get(c.row, 0):
+            need[c.row] = height
     heights = dict(lay.heights)
     for row, h in need.items():
         heights[row] = min(MAX_HEIGHT, max(h, lay.heights.get(row, 0), 18.0))
     return heights
+
+
+@functools.lru_cache(maxsize=8192)   # labels again
+def _lines(text: str, capacity: float) -> int:
+    """Lines `text` wraps to in a cell `capacity` units wide."""
+    return sum(max(1, math.ceil(text_width(p) / capacity)) for p in text.split("\n"))
 
 
 def _display(value: Any) -> str:
