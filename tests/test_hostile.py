@@ -16,6 +16,7 @@ import importlib.util
 import json
 import re
 import resource
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -237,6 +238,42 @@ def test_entity_hidden_behind_utf16_or_a_long_prolog(issued, clean, tmp_path):
         return decl + b"?>" + b"<!--" + b" " * 200_000 + b"-->" + LAUGHS + body
 
     refused(check(rewrite(clean, tmp_path / "长序言.xlsx", long_prolog), issued), "XF005", "DOCTYPE")
+
+
+def _stored_blocks(data: bytes) -> bytes:
+    """`data` as a raw deflate stream of stored blocks, the last one final."""
+    out = bytearray()
+    for i in range(0, len(data), 65535):
+        part = data[i:i + 65535]
+        out += bytes([i + 65535 >= len(data)]) + struct.pack("<HH", len(part), len(part) ^ 0xFFFF) + part
+    return bytes(out)
+
+
+def _one_byte_first(data: bytes) -> bytes:
+    """A raw deflate stream of `data` whose first MiB of input inflates to its first byte alone: empty
+    stored blocks, then a stored block of that byte, then the rest."""
+    empty = b"\x00" + struct.pack("<HH", 0, 0xFFFF)
+    first = b"\x00" + struct.pack("<HH", 1, 0xFFFE) + data[:1]
+    n = ((1 << 20) - len(first)) // len(empty)
+    assert len(empty) * n + len(first) == 1 << 20
+    return empty * n + first + _stored_blocks(data[1:])
+
+
+@pytest.mark.parametrize("part", ["xl/sharedStrings.xml", FORM_SHEET])
+def test_entity_behind_a_one_byte_first_step_or_leading_white_space(issued, clean, tmp_path, part):
+    """The member check tells XML (and UTF-16) from other members by its first 64 bytes, not by the first
+    output of zlib: a stream whose first step yields only "<" hid a UTF-16 DOCTYPE from the scan; and a
+    part opening with more than 64 bytes of white space (allowed before a DOCTYPE) was not taken for XML."""
+    text = with_doctype(members(clean)[part], XXE, b"&xxe;").decode("utf-8")
+    wide = text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16-le")   # no BOM: "<" then "\0"
+    assert zlib.decompress(_one_byte_first(wide), -15) == wide
+    entries = [(n, _one_byte_first(wide), zlib.crc32(wide), len(wide), 8) if n == part else e
+               for e in deflated_entries(clean) for n in [e[0]]]
+    refused(check(raw_zip(tmp_path / "一字节.xlsx", entries), issued), "XF005", part, "DOCTYPE")
+
+    spaced = b" \n" * 100 + with_doctype(members(clean)[part].split(b"?>", 1)[1], XXE, b"&xxe;")
+    path = rewrite(clean, tmp_path / "空白开头.xlsx", lambda n, d: spaced if n == part else d)
+    refused(check(path, issued), "XF005", part, "DOCTYPE")
 
 
 @pytest.mark.parametrize("part, code", [("xl/workbook.xml", "XF005"), ("docProps/custom.xml", "XF005"),

@@ -214,6 +214,7 @@ def _check_member(raw: memoryview, info: zipfile.ZipInfo) -> tuple[bytes | None,
     is_xml: bool | None = None
     wide = False
     carry = b""
+    probe = b""      # the first bytes, until there are enough to tell XML (and UTF-16) from the rest
     chunks: list[bytes] = []
     inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     pending: bytes | memoryview = b""
@@ -245,27 +246,54 @@ def _check_member(raw: memoryview, info: zipfile.ZipInfo) -> tuple[bytes | None,
                                      f"疑似“压缩炸弹”，已拒绝读取")
         crc = zlib.crc32(out, crc)
         if is_xml is None and out:
-            start = out[:64]
-            for bom in _BOMS:
-                if start.startswith(bom):
-                    start = start[len(bom):]
-                    break
-            wide = b"\x00" in start
-            is_xml = start.replace(b"\x00", b"").lstrip().startswith(b"<")
+            # decided on 64 bytes, not on the first output: a deflate stream can open with empty
+            # blocks so that the first step yields a single "<", and UTF-16 would not look wide
+            probe += out
+            if len(probe) < 64:
+                out = b""
+            else:
+                is_xml, wide = _xml_kind(probe)
+                out = probe
         if is_xml:
-            text = carry + (out.replace(b"\x00", b"") if wide else out)
-            if b"!" in text and _DTD_RE.search(text):   # one byte: memchr speed; most parts have no "!"
-                raise ReadError("XF005", f"“{name}”含有 XML 文档类型或实体声明（<!DOCTYPE/<!ENTITY），可能是"
-                                         f"“实体扩展”或“外部实体”攻击文件，已拒绝读取")
-            carry = text[-32:]
+            carry = _scan_dtd(name, carry, out.replace(b"\x00", b"") if wide else out)
             chunks.append(out)
         if inflate is not None and inflate.eof:
             break
     if inflate is not None and not inflate.eof:
         raise _broken(name)
+    if is_xml is None and probe:   # a member shorter than 64 bytes
+        is_xml, wide = _xml_kind(probe)
+        if is_xml:
+            _scan_dtd(name, b"", probe.replace(b"\x00", b"") if wide else probe)
+            chunks.append(probe)
     if produced != info.file_size or crc != (info.CRC & 0xFFFFFFFF):
         raise _broken(name)
     return (b"".join(chunks) if is_xml else None), local_name
+
+
+def _xml_kind(start: bytes) -> tuple[bool, bool]:
+    """(is it XML, is it UTF-16 or UTF-32) from a member's first 64 bytes or more.
+
+    XML is what starts with "<" after a byte-order mark and white space; a start that is all white
+    space counts as XML too (XML may open with white space before a DOCTYPE: scanning it costs
+    nothing, leaving it unscanned would let a DTD through)."""
+    for bom in _BOMS:
+        if start.startswith(bom):
+            start = start[len(bom):]
+            break
+    start = start[:64]
+    body = start.replace(b"\x00", b"").lstrip()
+    return (not body or body.startswith(b"<")), b"\x00" in start
+
+
+def _scan_dtd(name: str, carry: bytes, text: bytes) -> bytes:
+    """Refuse a DOCTYPE or ENTITY declaration in `text` (the part's next bytes, zero bytes removed
+    for UTF-16/32) or across its join with the end of the previous bytes; the new end to carry."""
+    text = carry + text
+    if b"!" in text and _DTD_RE.search(text):   # one byte: memchr speed; most parts have no "!"
+        raise ReadError("XF005", f"“{name}”含有 XML 文档类型或实体声明（<!DOCTYPE/<!ENTITY），可能是"
+                                 f"“实体扩展”或“外部实体”攻击文件，已拒绝读取")
+    return text[-32:]
 
 
 def _broken(name: str) -> ReadError:   # made only when raised: most members are fine
