@@ -136,12 +136,18 @@ def test_metadata_read_from_the_xml_is_what_calamine_reads(clean, monkeypatch):
     assert meta == _calamine_meta(clean)
 
 
-@pytest.mark.parametrize("how", ["inline", "number", "styled", "rich", "spaces", "order"])
+@pytest.mark.parametrize("how", ["inline", "number", "styled", "rich", "spaces", "order", "cdata", "comment"])
 def test_metadata_of_any_other_shape_is_read_by_calamine(clean, tmp_path, how):
     """A cell of A:B that is not a plain shared string, or rows out of order: calamine reads it, and
-    the result is the same as calamine's whatever path was taken."""
+    the result is the same as calamine's whatever path was taken. Cell tags inside CDATA (text to
+    calamine) and shared strings inside a comment are not taken for cells and strings."""
     def fn(d: bytes) -> bytes:
         a2 = re.search(rb'<c r="B2"[^>]*>.*?</c>', d).group(0)
+        if how == "cdata":   # a row whose only cell is text that spells A:B cells overriding A2's key
+            key = re.search(rb'<c r="A2" t="s"><v>(\d+)</v></c>', d).group(1)
+            fake = b'<c r="A999" t="s"><v>' + key + b'</v></c><c r="B999" t="s"><v>0</v></c>'
+            return d.replace(b"</sheetData>", b'<row r="999"><c r="D999" t="inlineStr"><is><t><![CDATA['
+                             + fake + b"]]></t></is></c></row></sheetData>")
         if how == "inline":
             return d.replace(a2, cell_xml("B2", "手改的值"))
         if how == "number":
@@ -161,6 +167,8 @@ def test_metadata_of_any_other_shape_is_read_by_calamine(clean, tmp_path, how):
                "spaces": b'<t xml:space="preserve"> ' + text + b"</t>"}.get(how)
         if new is not None:
             items[index + 1] = new + b"</si>" + items[index + 1].split(b"</si>", 1)[1]
+        if how == "comment":   # every index one off, were the comment's <si> counted
+            items[1] = b"<t>x</t></si><!-- <si><t>y</t></si> -->" + items[1].split(b"</si>", 1)[1]
         return b"<si>".join(items)
 
     path = rewrite(clean, tmp_path / f"{how}.xlsx",

@@ -752,8 +752,8 @@ def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
     single cost of reading a returned form. Only for the plain shape writers give it (A1:B1 a header,
     every A:B cell a plain shared string or empty, in row order; the caller has proved every cell
     tag is `<c r="…"` first); None for anything else, which calamine then reads."""
-    if shared is None:
-        return None
+    if shared is None or any(b"<!" in part or part.find(b"<?", 2) != -1 for part in (xml, shared)):
+        return None   # a comment, CDATA or PI (no writer puts one there) could hide or fake cells and strings
     cells = _META_CELL.findall(xml)
     if len(cells) != xml.count(b'<c r="A') + xml.count(b'<c r="B'):   # an A:B cell of another shape
         return None
