@@ -299,6 +299,21 @@ def test_without_the_doctype_scan_the_parsers_still_refuse(issued, clean, tmp_pa
         assert code in codes(r) and not r.valid, r.findings
 
 
+@pytest.mark.parametrize("junk", [b"<c>" * 40_000, b"<row>" * 40_000 + b"<c>", b"<c><f/><v>" * 40_000,
+                                  b"<sheetProtection " * 20_000])
+def test_unclosed_tags_in_a_sheet_are_scanned_in_linear_time(issued, clean, tmp_path, junk):
+    """The byte scans of sheet XML (extent, formulas, protection) run before any parser: each tag
+    pattern stops at the next tag, so 40,000 unclosed <c> or <row> tags (120 KB) are not each searched
+    to the end of the part (quadratic: about a minute here, hours for a few MB)."""
+    formula = b'<row r="900"><c r="A900"><f>1+1</f><v>2</v></c></row>'
+    path = rewrite(clean, tmp_path / "未闭合.xlsx",
+                   lambda n, d: d.replace(b"</sheetData>", formula + junk + b"</sheetData>") if n == FORM_SHEET else d)
+    t = time.perf_counter()
+    r = check(path, issued)
+    assert time.perf_counter() - t < 5
+    assert not r.valid and r.findings
+
+
 # ---------------------------------------------------------------- encrypted, macros
 
 def test_encrypted_workbook(issued, clean, tmp_path):
