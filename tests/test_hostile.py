@@ -164,6 +164,28 @@ def test_zip_bomb_300_mb_refused_fast_and_small(issued, clean, tmp_path):
     assert elapsed < 2 and peak < 20 * 2**20, (elapsed, peak)
 
 
+def test_a_large_xml_member_is_checked_in_bounded_memory(clean, tmp_path, monkeypatch):
+    """The member check keeps the small XML parts it inflates (for reading them without a second
+    inflate), but does not collect one larger than it keeps: 48 MiB of XML (about 12 MB compressed,
+    within every limit) is checked in 1 MiB steps, not gathered and joined (twice its size)."""
+    import os
+    size = 48 << 20
+    body = os.urandom(size).translate(bytes(b"abcd"[i % 4] for i in range(256)))   # ~4:1 compressible
+    data = b"<x>" + body + b"</x>"
+    entries = deflated_entries(clean) + [("xl/big.xml", zlib.compress(data, 1)[2:-4], zlib.crc32(data), len(data), 8)]
+    del body, data
+    path = raw_zip(tmp_path / "大部件.xlsx", entries)
+    del entries
+    on_disk = path.stat().st_size
+    monkeypatch.setattr(read, "_KEEP_BYTES", 4 << 20)   # what it may keep, smaller here
+    tracemalloc.start()
+    pkg = read.sniff(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert "xl/big.xml" not in pkg.xml and "xl/workbook.xml" in pkg.xml
+    assert peak < on_disk + 12 * 2**20, (peak, on_disk)
+
+
 def test_zip_bomb_refused_by_ratio_alone(issued, clean, tmp_path, monkeypatch):
     monkeypatch.setattr(read, "MAX_UNCOMPRESSED_BYTES", 2**40)
     refused(check(_bomb(tmp_path, clean), issued), "XF005", "压缩比", "image1.png")

@@ -187,7 +187,7 @@ def _check_members(raw: bytes, infos: list[zipfile.ZipInfo]) -> tuple[dict[str, 
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ReadError("XF002", f"文件已损坏或不是 Excel 保存的（“{name}”使用了不支持的压缩方式 "
                                      f"{info.compress_type}）")
-        xml, local_name = _check_member(view, info)
+        xml, local_name = _check_member(view, info, room)
         if local_name != info.orig_filename or info.flag_bits & 0x60:
             unreadable.add(name)
         if xml is not None and len(xml) <= room:
@@ -196,8 +196,9 @@ def _check_members(raw: bytes, infos: list[zipfile.ZipInfo]) -> tuple[dict[str, 
     return kept, unreadable
 
 
-def _check_member(raw: memoryview, info: zipfile.ZipInfo) -> tuple[bytes | None, str]:
-    """(the member's content if it is XML, else None; the file name its local header gives)."""
+def _check_member(raw: memoryview, info: zipfile.ZipInfo, keep: int = _KEEP_BYTES) -> tuple[bytes | None, str]:
+    """(the member's content if it is XML of at most `keep` bytes, else None; the file name its local
+    header gives). A larger part is not collected: memory stays bounded by the 1 MiB steps."""
     name = info.filename
     at = info.header_offset
     head = bytes(raw[at:at + 30]) if at >= 0 else b""
@@ -256,7 +257,10 @@ def _check_member(raw: memoryview, info: zipfile.ZipInfo) -> tuple[bytes | None,
                 out = probe
         if is_xml:
             carry = _scan_dtd(name, carry, out.replace(b"\x00", b"") if wide else out)
-            chunks.append(out)
+            if produced <= keep:
+                chunks.append(out)
+            elif chunks:
+                chunks = []     # too large to keep: let what was collected go
         if inflate is not None and inflate.eof:
             break
     if inflate is not None and not inflate.eof:
@@ -268,7 +272,7 @@ def _check_member(raw: memoryview, info: zipfile.ZipInfo) -> tuple[bytes | None,
             chunks.append(probe)
     if produced != info.file_size or crc != (info.CRC & 0xFFFFFFFF):
         raise _broken(name)
-    return (b"".join(chunks) if is_xml else None), local_name
+    return (b"".join(chunks) if is_xml and produced <= keep else None), local_name
 
 
 def _xml_kind(start: bytes) -> tuple[bool, bool]:
