@@ -601,6 +601,34 @@ def test_value_at_XFD1048576_on_the_form_sheet(issued, clean, tmp_path):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000      # KiB
 
 
+@pytest.mark.parametrize("how", ["another id attribute", "two sheets of one name"])
+def test_value_at_XFD1048576_behind_a_second_part_for_the_sheet(clean, tmp_path, how):
+    """The cell-area guard bounds every part a reader could load for a sheet: a sheet element with
+    another `…:id` before its r:id (pointing at the small metadata sheet), or a second sheet of the
+    same name after it. Either way the guard had measured the small part while calamine loaded the
+    far cell and aborted the process; run in a child process so that a regression cannot abort this one."""
+    def fn(n, d):
+        if n == FORM_SHEET:
+            return _far_cell(n, d)
+        if n == "xl/workbook.xml" and how == "another id attribute":
+            return d.replace(b'sheetId="1" r:id="rId1"/>', b'sheetId="1" xr:id="rId2" r:id="rId1" xmlns:xr="urn:x"/>')
+        if n == "xl/workbook.xml":
+            return d.replace(b'<sheet name="_xlform"', f'<sheet name="{SHEET}"'.encode())
+        return d
+
+    path = rewrite(clean, tmp_path / "两个部件.xlsx", fn)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+            "from xlform import read\n"
+            f"wb = read.read_workbook({str(path)!r})\n"
+            "print(wb.unread_sheets)")
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(read.__file__).parents[1], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "XF005" in done.stdout and "XFD1048576" in done.stdout
+
+
 def _add_sheet(name: str, xml: bytes):
     def fn(member, data):
         if member == "xl/workbook.xml":

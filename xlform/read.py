@@ -320,7 +320,7 @@ def open_calamine(path: Path, max_cells: int = MAX_CELLS):
     pkg = sniff(Path(path))
     try:
         book = _book_xml(pkg)
-        extents = {name: _sheet_extent(data) for name, data in _sheet_parts(pkg, book, _relationships(pkg))}
+        extents = _extents(_sheet_parts(pkg, book, _relationships(pkg)))
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
         raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
     return _open_guarded(pkg, extents, max_cells)
@@ -626,14 +626,6 @@ def _entity(m: re.Match) -> str:
     return chr(int(ref[2:], 16) if ref[1] == "x" else int(ref[1:]))
 
 
-def _qualified(attrs: dict[str, str], local: str) -> str | None:
-    """A prefixed attribute (r:id) by its local name, whatever the prefix."""
-    for key, value in attrs.items():
-        if key.endswith(":" + local) and not key.startswith("xmlns"):
-            return value
-    return None
-
-
 def _book_xml(pkg: _Package) -> str:
     book = _xml_text(pkg, "xl/workbook.xml")
     if book is None:
@@ -651,19 +643,34 @@ def _target(attrs: dict[str, str]) -> str:
 
 
 def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[tuple[str, bytes]]:
-    """(sheet name, its XML) of every sheet workbook.xml lists whose part is in the package."""
+    """(sheet name, its XML) of every sheet workbook.xml lists whose part is in the package, in order.
+
+    Every part a reader could take for a sheet is listed: a sheet element's r:id first, then the part
+    of any other `…:id` attribute it carries, and a name listed twice comes twice (calamine loads the
+    first sheet of a name, r:id whatever its neighbours). The cell-area guard must bound what calamine
+    will load, so _extents takes the largest of a name's parts; the scans read its first."""
     targets = {attrs.get("Id"): _target(attrs) for attrs in rels}
-    paths = {}
-    for attrs, _ in _elements(_SHEET, book):
-        rid = _qualified(attrs, "id")
-        if rid in targets:
-            paths[attrs.get("name")] = posixpath.normpath(targets[rid])
     out = []
-    for name, member in paths.items():
-        try:
-            out.append((name, pkg.read(member)))
-        except KeyError:
-            continue
+    for attrs, _ in _elements(_SHEET, book):
+        ids = [value for key, value in attrs.items() if key.endswith(":id") and not key.startswith("xmlns")]
+        if len(ids) > 1 and "r:id" in attrs:
+            ids.insert(0, attrs["r:id"])
+        for rid in dict.fromkeys(ids):
+            if rid in targets:
+                try:
+                    out.append((attrs.get("name"), pkg.read(posixpath.normpath(targets[rid]))))
+                except KeyError:
+                    continue
+    return out
+
+
+def _extents(parts: list[tuple[str, bytes]]) -> dict[str, tuple[int, int, str]]:
+    """_sheet_extent of each sheet name: of the largest of its parts when it has more than one."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for name, data in parts:
+        extent = _sheet_extent(data)
+        if name not in out or extent[0] * extent[1] > out[name][0] * out[name][1]:
+            out[name] = extent
     return out
 
 
@@ -723,11 +730,12 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     app = "WPS Office" if "KSOProductBuildVer" in props else _application(pkg)
     wanted = sheets
     raw_sheets = {}
-    extents = {}
+    first: dict[str, bytes] = {}
     for name, raw in sheet_parts:
-        extents[name] = _sheet_extent(raw)
-        if wanted is None or name in wanted:
+        if name not in first and (wanted is None or name in wanted):
             raw_sheets[name] = _scan_sheet(raw)
+        first.setdefault(name, raw)
+    extents = _extents(sheet_parts)
 
     wb = _open_guarded(pkg, extents)
     sheet_names = wb.sheet_names
@@ -737,8 +745,9 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     from .workbook import META_SHEET
     for name in sheet_names:
         if name == META_SHEET:
-            plain = name not in wb.refused and sheet_names.count(name) == 1 and extents[name] == _SMALL
-            meta = (plain and _meta_from_xml(dict(sheet_parts)[name], _shared_strings(pkg, rels))) \
+            plain = (name not in wb.refused and sheet_names.count(name) == 1 and extents[name] == _SMALL
+                     and len(first) == len(sheet_parts))   # and no sheet with a second candidate part
+            meta = (plain and _meta_from_xml(first[name], _shared_strings(pkg, rels))) \
                 or _read_meta(wb, name)
             continue
         if wanted is not None and name not in wanted:
