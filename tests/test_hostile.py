@@ -601,22 +601,31 @@ def test_value_at_XFD1048576_on_the_form_sheet(issued, clean, tmp_path):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000      # KiB
 
 
-@pytest.mark.parametrize("how", ["another id attribute", "two sheets of one name"])
+@pytest.mark.parametrize("how", ["another id attribute", "two sheets of one name", "a name in other case",
+                                 "a name with ./"])
 def test_value_at_XFD1048576_behind_a_second_part_for_the_sheet(clean, tmp_path, how):
     """The cell-area guard bounds every part a reader could load for a sheet: a sheet element with
-    another `…:id` before its r:id (pointing at the small metadata sheet), or a second sheet of the
-    same name after it. Either way the guard had measured the small part while calamine loaded the
-    far cell and aborted the process; run in a child process so that a regression cannot abort this one."""
+    another `…:id` before its r:id (pointing at the small metadata sheet), a second sheet of the same
+    name after it, a later member whose name differs only in case (calamine matches names without
+    case), a target spelled with "./" and a member of that very name. Each time the guard had measured
+    a small part while calamine loaded the far cell and aborted the process; run in a child process so
+    that a regression cannot abort this one."""
+    far = _far_cell(FORM_SHEET, members(clean)[FORM_SHEET])
+    add = {"a name in other case": {"xl/worksheets/SHEET1.xml": far},
+           "a name with ./": {"xl/worksheets/./sheet1.xml": far}}.get(how, {})
+
     def fn(n, d):
         if n == FORM_SHEET:
-            return _far_cell(n, d)
+            return d if add else far
+        if n == "xl/_rels/workbook.xml.rels" and how == "a name with ./":
+            return d.replace(b'Target="worksheets/sheet1.xml"', b'Target="worksheets/./sheet1.xml"')
         if n == "xl/workbook.xml" and how == "another id attribute":
             return d.replace(b'sheetId="1" r:id="rId1"/>', b'sheetId="1" xr:id="rId2" r:id="rId1" xmlns:xr="urn:x"/>')
         if n == "xl/workbook.xml":
             return d.replace(b'<sheet name="_xlform"', f'<sheet name="{SHEET}"'.encode())
         return d
 
-    path = rewrite(clean, tmp_path / "两个部件.xlsx", fn)
+    path = rewrite(clean, tmp_path / "两个部件.xlsx", fn, add)
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
             "from xlform import read\n"
             f"wb = read.read_workbook({str(path)!r})\n"

@@ -100,6 +100,20 @@ class _Package:
         data = self.xml.get(name)
         return data if data is not None else self.zf.read(name)
 
+    def members_for(self, target: str) -> list[str]:
+        """The members a reader might open for a relationship's target: the normalised path (first),
+        the path as written, and any member whose name differs from either only in case (calamine
+        matches names without regard to case, so the guard must measure those too)."""
+        lower = self.__dict__.get("_lower")
+        if lower is None:
+            lower = self._lower = {}
+            for n in self.zf.namelist():
+                lower.setdefault(n.lower(), []).append(n)
+        wanted = [posixpath.normpath(target), target]
+        names = [n for n in wanted if n in self.zf.NameToInfo]
+        names += [n for w in wanted for n in lower.get(w.lower(), ())]
+        return list(dict.fromkeys(names))
+
 
 def sniff(path: Path) -> _Package:
     """Refuse what is not a safe .xlsx before any parser sees it."""
@@ -646,21 +660,23 @@ def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[t
     """(sheet name, its XML) of every sheet workbook.xml lists whose part is in the package, in order.
 
     Every part a reader could take for a sheet is listed: a sheet element's r:id first, then the part
-    of any other `…:id` attribute it carries, and a name listed twice comes twice (calamine loads the
-    first sheet of a name, r:id whatever its neighbours). The cell-area guard must bound what calamine
-    will load, so _extents takes the largest of a name's parts; the scans read its first."""
-    targets = {attrs.get("Id"): _target(attrs) for attrs in rels}
+    of any other `…:id` attribute it carries; of a relationship Id given twice, both targets; of a
+    target, the members _Package.members_for finds; and a name listed twice comes twice (calamine
+    loads the first sheet of a name, r:id whatever its neighbours). The cell-area guard must bound
+    what calamine will load, so _extents takes the largest of a name's parts; the scans read its first."""
+    targets: dict[str | None, list[str]] = {}
+    for attrs in rels:     # an Id given twice: calamine takes the last, the guard measures both
+        targets.setdefault(attrs.get("Id"), []).insert(0, _target(attrs))
     out = []
     for attrs, _ in _elements(_SHEET, book):
         ids = [value for key, value in attrs.items() if key.endswith(":id") and not key.startswith("xmlns")]
         if len(ids) > 1 and "r:id" in attrs:
             ids.insert(0, attrs["r:id"])
+        name = attrs.get("name")
         for rid in dict.fromkeys(ids):
-            if rid in targets:
-                try:
-                    out.append((attrs.get("name"), pkg.read(posixpath.normpath(targets[rid]))))
-                except KeyError:
-                    continue
+            for target in targets.get(rid, ()):
+                for member in pkg.members_for(target):
+                    out.append((name, pkg.read(member)))
     return out
 
 
