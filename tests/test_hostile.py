@@ -625,7 +625,12 @@ def test_value_at_XFD1048576_behind_a_second_part_for_the_sheet(clean, tmp_path,
             return d.replace(b'<sheet name="_xlform"', f'<sheet name="{SHEET}"'.encode())
         return d
 
-    path = rewrite(clean, tmp_path / "两个部件.xlsx", fn, add)
+    _refused_in_a_child(rewrite(clean, tmp_path / "两个部件.xlsx", fn, add))
+
+
+def _refused_in_a_child(path: Path) -> None:
+    """read_workbook(path) in a child process (a calamine abort cannot take this one with it) refuses
+    the form sheet for its cell at XFD1048576."""
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
             "from xlform import read\n"
             f"wb = read.read_workbook({str(path)!r})\n"
@@ -636,6 +641,19 @@ def test_value_at_XFD1048576_behind_a_second_part_for_the_sheet(clean, tmp_path,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     assert "XF005" in done.stdout and "XFD1048576" in done.stdout
+
+
+@pytest.mark.parametrize("cell", [b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row>",
+                                  b'<row r = "1048576"><c r = "XFD1048576"><v>1</v></c></row>',
+                                  b'<row r="1048576"><c r="A1" r="XFD1048576"><v>1</v></c></row>',
+                                  b'<row r="1048576"><c r="A1" s="1"\tr="XFD1048576"><v>1</v></c></row>'])
+def test_value_at_XFD1048576_however_its_reference_is_spelled(clean, tmp_path, cell):
+    """calamine reads r='…' and r = "…" as r="…", and of two r attributes the later: the area guard
+    read neither spelling (the cell counted as one without a reference, in row 1) and took the first
+    of two, and calamine aborted the process."""
+    path = rewrite(clean, tmp_path / "引用写法.xlsx",
+                   lambda n, d: d.replace(b"</sheetData>", cell + b"</sheetData>") if n == FORM_SHEET else d)
+    _refused_in_a_child(path)
 
 
 def _add_sheet(name: str, xml: bytes):

@@ -404,17 +404,24 @@ def _element_re(tag: bytes) -> re.Pattern:
 
 _ROW_RE = _element_re(b"row")
 _ANY_CELL_RE = _element_re(b"c")
-_ROW_R = re.compile(rb'\br="(\d+)"')
-_CELL_R = re.compile(rb'\br="([A-Za-z]+)(\d+)"')
+# the r attribute however quoted and spaced (r = '5' is as good as r="5" to calamine), not a prefixed x:r
+_ROW_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])(\d+)\1""")
+_CELL_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])([A-Za-z]+)(\d+)\1""")
 _CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
 _FAST_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
 _ANY_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s/>]")
-# a cell tag that is not `<c r="` + at most 2 letters and 3 digits + `"` (prefixed tags are looked for apart)
-_NOT_SMALL_CELL = re.compile(rb'<c(?:[\t\n\r\f\v/>]| (?!r="[A-Z]{1,2}\d{1,3}"))')
+# a cell tag that is not `<c r="` + at most 2 letters and 3 digits + `"` and then at most s="…" and t="…",
+# exactly as writers put them (so no second r: see _SECOND_R); prefixed tags are looked for apart
+_NOT_SMALL_CELL = re.compile(rb'<c(?:[\t\n\r\f\v/>]| (?!r="[A-Z]{1,2}\d{1,3}"(?: s="\d+")?(?: t="\w+")?/?>))')
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 _SMALL = (999, 702, "ZZ999")     # 701,298 cells
+
+
+# a cell tag with an r attribute after the one it begins with (not well-formed, but calamine reads it,
+# taking the later one): the fast bounds below would read the first, small reference
+_SECOND_R = re.compile(rb"""<c r="[^"]*"(?=[^<>]*[\s"']r\s*=)""")
 
 
 def _sheet_extent(data: bytes) -> tuple[int, int, str]:
@@ -430,6 +437,8 @@ def _sheet_extent(data: bytes) -> tuple[int, int, str]:
     if (_SMALL[0] * _SMALL[1] <= MAX_CELLS and _NOT_SMALL_CELL.search(data) is None
             and _PREFIXED_CELL.search(data) is None):
         return _SMALL
+    if _SECOND_R.search(data):    # only the precise scan, which bounds by every r of a tag
+        return _sheet_extent_precise(data)
     refs = _FAST_REF.findall(data)
     n_cells = len(_ANY_CELL_TAG.findall(data))   # prefixed (<x:c>) and ref-less cells count here
     if not n_cells:
@@ -454,20 +463,20 @@ def _sheet_extent_precise(data: bytes) -> tuple[int, int, str]:
     max_r = max_c = -1
     row_no = -1
     for rm in _ROW_RE.finditer(data):
-        attr = _ROW_R.search(rm.group(1))
-        row_no = int(attr.group(1)) - 1 if attr else row_no + 1
+        attrs = _ROW_R.findall(rm.group(1))      # (all of them: a tag may carry two; the larger bounds)
+        row_no = max(int(n) for _, n in attrs) - 1 if attrs else row_no + 1
         body = rm.group(2)
         if not body:
             continue
         col_no = -1
         for cm in _ANY_CELL_RE.finditer(body):
-            ref = _CELL_R.search(cm.group(1))
+            refs = _CELL_R.findall(cm.group(1))
             row = row_no
-            if ref:
+            if refs:
                 col = 0
-                for ch in ref.group(1).upper():
+                for ch in max((letters.upper() for _, letters, _ in refs), key=lambda c: (len(c), c)):
                     col = col * 26 + ch - 64
-                col_no, row = col - 1, int(ref.group(2)) - 1
+                col_no, row = col - 1, max(int(n) for *_, n in refs) - 1
             else:
                 col_no += 1
             if cm.group(2) and _CONTENT.search(cm.group(2)):
