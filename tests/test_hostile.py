@@ -646,11 +646,13 @@ def _refused_in_a_child(path: Path) -> None:
 @pytest.mark.parametrize("cell", [b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row>",
                                   b'<row r = "1048576"><c r = "XFD1048576"><v>1</v></c></row>',
                                   b'<row r="1048576"><c r="A1" r="XFD1048576"><v>1</v></c></row>',
-                                  b'<row r="1048576"><c r="A1" s="1"\tr="XFD1048576"><v>1</v></c></row>'])
+                                  b'<row r="1048576"><c r="A1" s="1"\tr="XFD1048576"><v>1</v></c></row>',
+                                  b'<c r="XFD1048576"><v>1</v></c>'])
 def test_value_at_XFD1048576_however_its_reference_is_spelled(clean, tmp_path, cell):
-    """calamine reads r='…' and r = "…" as r="…", and of two r attributes the later: the area guard
-    read neither spelling (the cell counted as one without a reference, in row 1) and took the first
-    of two, and calamine aborted the process."""
+    """calamine reads r='…' and r = "…" as r="…", of two r attributes the later, and a cell outside any
+    <row> (here after the last one): the area guard read neither spelling (the cell counted as one
+    without a reference, in row 1), took the first of two, and looked for cells only inside rows;
+    calamine aborted the process."""
     path = rewrite(clean, tmp_path / "引用写法.xlsx",
                    lambda n, d: d.replace(b"</sheetData>", cell + b"</sheetData>") if n == FORM_SHEET else d)
     _refused_in_a_child(path)

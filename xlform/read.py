@@ -391,23 +391,9 @@ def _open_guarded(pkg: _Package, extents: dict[str, tuple[int, int, str]],
 
 # ---------------------------------------------------------------- sheet XML, scanned as bytes
 
-def _element_re(tag: bytes) -> re.Pattern:
-    """<tag …/> or <tag …>body</tag> (any prefix) in bytes that no parser has checked: linear time.
-
-    Neither the attributes (no "<" in them) nor the body (no other <tag or </tag) can run on past
-    the element, so a sheet of 40,000 unclosed <c> or <row> tags is not searched to its end from
-    each of them (quadratic: a 120 KB part took a minute)."""
-    name = rb"(?:\w+:)?" + tag + rb"\b"
-    return re.compile(rb"<" + name + rb"((?:[^<>/]++|/(?!>))*+)(?:/>|>((?:[^<]++|<(?!/?" + name + rb"))*+)</"
-                      + name + rb"\s*>)")
-
-
-_ROW_RE = _element_re(b"row")
-_ANY_CELL_RE = _element_re(b"c")
 # the r attribute however quoted and spaced (r = '5' is as good as r="5" to calamine), not a prefixed x:r
 _ROW_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])(\d+)\1""")
 _CELL_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])([A-Za-z]+)(\d+)\1""")
-_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
 _FAST_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
@@ -457,20 +443,21 @@ def _sheet_extent(data: bytes) -> tuple[int, int, str]:
 def _sheet_extent_precise(data: bytes) -> tuple[int, int, str]:
     """(rows, columns, farthest cell) of the area from A1 to the last cell holding something.
 
-    Cells without an r attribute are placed the way readers place them (next column, next row),
-    so the bound holds for them too. Empty styled cells and empty rows do not count.
+    The tags are taken in document order, as calamine meets them: a cell counts wherever it stands,
+    inside a <row> or not (a cell after the last </row> is still read), and with every r it carries
+    (the largest bounds). Cells without an r attribute are placed the way readers place them (next
+    column, next row), so the bound holds for them too. Empty styled cells and empty rows do not count.
     """
     max_r = max_c = -1
-    row_no = -1
-    for rm in _ROW_RE.finditer(data):
-        attrs = _ROW_R.findall(rm.group(1))      # (all of them: a tag may carry two; the larger bounds)
-        row_no = max(int(n) for _, n in attrs) - 1 if attrs else row_no + 1
-        body = rm.group(2)
-        if not body:
-            continue
-        col_no = -1
-        for cm in _ANY_CELL_RE.finditer(body):
-            refs = _CELL_R.findall(cm.group(1))
+    row_no = col_no = -1
+    cell = None          # (row, column) of the open cell that has shown no content yet
+    for m in _SHEET_TAG.finditer(data):
+        close, tag, attrs, empty = m.groups()
+        if tag == b"c":
+            if close:
+                cell = None
+                continue
+            refs = _CELL_R.findall(attrs)
             row = row_no
             if refs:
                 col = 0
@@ -479,8 +466,15 @@ def _sheet_extent_precise(data: bytes) -> tuple[int, int, str]:
                 col_no, row = col - 1, max(int(n) for *_, n in refs) - 1
             else:
                 col_no += 1
-            if cm.group(2) and _CONTENT.search(cm.group(2)):
-                max_r, max_c = max(max_r, row), max(max_c, col_no)
+            cell = None if empty else (row, col_no)
+        elif tag == b"row":
+            if not close:
+                rows = _ROW_R.findall(attrs)
+                row_no = max(int(n) for _, n in rows) - 1 if rows else row_no + 1
+                col_no = -1
+        elif cell is not None and not close:      # <v>, <f> or <is> in the open cell
+            max_r, max_c = max(max_r, cell[0]), max(max_c, cell[1])
+            cell = None
     if max_r < 0:
         return 0, 0, "A1"
     from .spec import col_letter
@@ -488,7 +482,13 @@ def _sheet_extent_precise(data: bytes) -> tuple[int, int, str]:
     return max_r + 1, max_c + 1, far
 
 
-_CELL_RE = re.compile(rb"<c\b((?:[^<>/]++|/(?!>))*+)(?:/>|>((?:[^<]++|<(?!/?c\b))*+)</c>)")   # as _element_re
+# a row, cell or cell-content tag (any prefix), opening or closing: (/, name, attributes, / of <x/>)
+_SHEET_TAG = re.compile(rb"<(/?)(?:\w+:)?(row|c|v|f|is)\b((?:[^<>/]++|/(?!>))*+)(/?)>")
+
+
+# <c …/> or <c …>body</c> in linear time: neither the attributes (no "<") nor the body (no other <c
+# or </c) run on past the cell, so 40,000 unclosed <c> are not each searched to the end of the part
+_CELL_RE = re.compile(rb"<c\b((?:[^<>/]++|/(?!>))*+)(?:/>|>((?:[^<]++|<(?!/?c\b))*+)</c>)")
 _R_ATTR = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _VALUE = re.compile(rb"<v>((?:[^<]++|<(?!v>))*+)</v>")   # not searched past another <v>
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^<>]*)>")
