@@ -407,7 +407,7 @@ _SMALL = (999, 702, "ZZ999")     # 701,298 cells
 
 # a cell tag with an r attribute after the one it begins with (not well-formed, but calamine reads it,
 # taking the later one): the fast bounds below would read the first, small reference
-_SECOND_R = re.compile(rb"""<c r="[^"]*"(?=[^<>]*[\s"']r\s*=)""")
+_SECOND_R = re.compile(rb"""<c r="[^"]*"(?=[^<>]*(?<![\w:.-])r\s*=)""")
 
 
 def _sheet_extent(data: bytes) -> tuple[int, int, str]:
