@@ -143,6 +143,12 @@ def test_corrupt_member_is_caught_before_parsing(issued, clean, tmp_path):
     refused(check(path, issued), "XF002", "损坏")
 
 
+# An attack that works makes a check take minutes or hours (a bomb inflated, entities expanded, a
+# quadratic scan); a refused one takes milliseconds. The bound only tells the two apart, generously,
+# so that a loaded machine cannot fail it: speed itself is measured by bench/bench.py, not by tests.
+HANG_S = 30
+
+
 # ---------------------------------------------------------------- zip bombs and container limits
 
 def _bomb(tmp_path: Path, clean: Path, mib: int = 300) -> Path:
@@ -161,7 +167,7 @@ def test_zip_bomb_300_mb_refused_fast_and_small(issued, clean, tmp_path):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     refused(r, "XF005", "压缩炸弹")
-    assert elapsed < 2 and peak < 20 * 2**20, (elapsed, peak)
+    assert elapsed < HANG_S and peak < 20 * 2**20, (elapsed, peak)
 
 
 def test_a_large_xml_member_is_checked_in_bounded_memory(clean, tmp_path, monkeypatch):
@@ -203,7 +209,7 @@ def test_zip_bomb_that_lies_about_its_size(issued, clean, tmp_path):
     path = raw_zip(tmp_path / "说谎的炸弹.xlsx", entries)
     t = time.perf_counter()
     refused(check(path, issued), "XF005", "sheet1.xml", "压缩炸弹")
-    assert time.perf_counter() - t < 2
+    assert time.perf_counter() - t < HANG_S
 
 
 @pytest.mark.parametrize("limit, value, words", [
@@ -241,7 +247,7 @@ def test_entities_refused_in_every_part(issued, clean, tmp_path, part, attack):
     path = rewrite(clean, tmp_path / "实体.xlsx", lambda n, d: with_doctype(d, dtd, ref) if n == part else d)
     t = time.perf_counter()
     f = refused(check(path, issued), "XF005", part, "DOCTYPE")
-    assert "root:" not in f.message and time.perf_counter() - t < 2
+    assert "root:" not in f.message and time.perf_counter() - t < HANG_S
 
 
 def test_entity_hidden_behind_utf16_or_a_long_prolog(issued, clean, tmp_path):
@@ -315,7 +321,7 @@ def test_without_the_doctype_scan_the_parsers_still_refuse(issued, clean, tmp_pa
         path = rewrite(clean, tmp_path / "实体.xlsx", fn)
         t = time.perf_counter()
         r = check(path, issued)
-        assert time.perf_counter() - t < 2
+        assert time.perf_counter() - t < HANG_S
         text = json.dumps(r.to_dict(), ensure_ascii=False)
         assert "root:" not in text and "lollollol" not in text
         assert code in codes(r) and not r.valid, r.findings
@@ -332,7 +338,7 @@ def test_unclosed_tags_in_a_sheet_are_scanned_in_linear_time(issued, clean, tmp_
                    lambda n, d: d.replace(b"</sheetData>", formula + junk + b"</sheetData>") if n == FORM_SHEET else d)
     t = time.perf_counter()
     r = check(path, issued)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < HANG_S
     assert not r.valid and r.findings
 
 
@@ -575,7 +581,7 @@ def test_100000_character_cell(issued, clean, tmp_path):
     path = with_cells(clean, tmp_path / "超长.xlsx", {"C14": "很长的说明" * 20_000})
     t = time.perf_counter()
     r = check(path, issued, tmp_path / "out" / "超长-批注.xlsx")
-    assert time.perf_counter() - t < 5 and r.score is not None
+    assert time.perf_counter() - t < HANG_S and r.score is not None
     assert Path(r.annotated).is_file()
 
 
@@ -585,7 +591,7 @@ def test_dimension_claiming_a_million_rows(issued, clean, clean_report, tmp_path
                    if n == FORM_SHEET else d)
     t = time.perf_counter()
     r = check(path, issued)
-    assert time.perf_counter() - t < 2 and r.score == clean_report.score and r.valid
+    assert time.perf_counter() - t < HANG_S and r.score == clean_report.score and r.valid
 
 
 def _far_cell(name, data):
@@ -694,7 +700,7 @@ def test_sixty_thousand_styles(issued, clean, clean_report, tmp_path):
         return data[:m.start()] + b'<cellXfs count="%d">' % n + m.group(2) + extra + b"</cellXfs>" + data[m.end():]
     t = time.perf_counter()
     r = check(rewrite(clean, tmp_path / "样式.xlsx", fn), issued)
-    assert time.perf_counter() - t < 5 and r.score == clean_report.score
+    assert time.perf_counter() - t < HANG_S and r.score == clean_report.score
 
 
 def test_formula_without_a_cached_value(issued, tmp_path):
