@@ -2,13 +2,17 @@
 #   make bench                     N = 1000 projects: generate, fill, validate, consolidate + floors
 #   make bench BENCH_ARGS="--consolidate-scale 10000 --wait-quiet 120"   as in docs/performance.md
 #   make bench-quick               N = 100: only checks that it runs (CI)
+#   make bench-paired              the floor ratios file by file in one process (after make bench)
 PY := $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-paired
 
 bench:
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
 bench-quick:
 	$(PY) bench/bench.py --quick $(BENCH_ARGS)
+
+bench-paired:
+	$(PY) bench/paired.py --work build/bench/n1000 $(PAIRED_ARGS)

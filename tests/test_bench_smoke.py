@@ -35,3 +35,8 @@ def test_bench_runs_every_stage(tmp_path):
             assert r["files"] == 8 and r["peak_mb"] > 0
     assert res["stages"]["check:j1"]["median_ms"] > 0
     assert {t["result"] for t in res["targets"]} <= {"PASS", "MISS", "NOT RUN"}
+    # the paired cross-check runs on the same folder
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "paired.py"), "--work", str(work), "--files", "4",
+                        "--reps", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "generate" in p.stdout and "check" in p.stdout and "annotate" in p.stdout

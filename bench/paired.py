@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The floor ratios measured file by file, side by side, in one process: a cross-check of bench.py.
+
+bench.py runs each stage in its own process, minutes apart, and divides their medians; on a machine
+whose speed drifts (docs/performance.md, "Repeatability") a floor and the stage it is compared with
+can be measured at different speeds. Here each file is written or read by the floor and by xlform
+one right after the other, `--reps` times, and the CPU times compared:
+
+    python bench/paired.py --work build/bench/n1000        (after `make bench` made that folder)
+
+- generate: bench.py's bare XlsxWriter floor vs `generate.render_project` (layout + workbook), and
+  the annotated write (`annotate.annotate`, with the arguments `check_file` passes it) vs the floor;
+- check: bare python-calamine read vs `validate._run_one` (what `validate --jobs 1` does per file),
+  the value-parser cache emptied before each repetition as a fresh process would have it.
+
+Per file the fastest repetition (write) or the median (check) is taken, then the median over files.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _cpu(fn, *args, **kw) -> float:
+    t = time.process_time()
+    fn(*args, **kw)
+    return time.process_time() - t
+
+
+def paired_write(work: Path, k: int, reps: int) -> dict:
+    import bench
+    import xlform.annotate as ann
+    from xlform.manifest import Manifest
+    from xlform.spec import available_forms
+    from xlform.validate import check_file
+
+    manifest = Manifest.load(work / "issued" / "manifest.json")
+    entries, forms = manifest.entries[:k], available_forms()
+    floor = {Path(j[0]).name: j for j in bench._precompute_floor(work / "issued" / "manifest.json")}
+    out = Path(tempfile.mkdtemp(prefix="xlform-paired-", dir=work))
+    calls: dict[str, tuple] = {}
+    real = ann.annotate
+    ann.annotate = lambda *a, **kw: calls.__setitem__(Path(kw["source"]).name, (a, kw))
+    try:    # record what check_file hands annotate, to time the write alone
+        for e in entries:
+            check_file(work / "returned" / Path(e.file).name, manifest, forms, out / "x.xlsx")
+    finally:
+        ann.annotate = real
+    times: dict[str, list[list[float]]] = {"floor": [], "generate": [], "annotate": []}
+    try:
+        _time_writes(entries, reps, floor, calls, out, forms, real, times)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    med = {key: statistics.median(min(v) for v in per_file) * 1000 for key, per_file in times.items()}
+    return {"files": len(entries), "reps": reps, "floor_ms": med["floor"], "generate_ms": med["generate"],
+            "annotate_write_ms": med["annotate"], "generate_ratio": med["generate"] / med["floor"]}
+
+
+def _time_writes(entries, reps, floor, calls, out, forms, annotate, times) -> None:
+    import bench
+    from xlform.generate import render_project
+    from xlform.projects import Project
+
+    for rep in range(reps):
+        for i, e in enumerate(entries):
+            name = Path(e.file).name
+            a, kw = calls[name]
+            got = (_cpu(bench._bare_write, out / f"f{rep}-{name}", *floor[name][1:]),
+                   _cpu(render_project, forms[e.form_id], Project.from_dict(e.project), out / f"g{rep}-{name}", e.year),
+                   _cpu(annotate, a[0], out / f"a{rep}-{name}", *a[2:], **kw))
+            for key, t in zip(times, got):
+                if rep == 0:
+                    times[key].append([])
+                times[key][i].append(t)
+
+
+def paired_check(work: Path, k: int, reps: int) -> dict:
+    from python_calamine import CalamineWorkbook
+    from xlform import score, validate
+
+    def calamine(path: Path) -> None:
+        wb = CalamineWorkbook.from_path(str(path))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python()
+
+    files = sorted((work / "returned").glob("*.xlsx"))[:k]
+    validate._init_worker(str(work / "issued" / "manifest.json"), None)
+    floor: dict[Path, list[float]] = {f: [] for f in files}
+    check: dict[Path, list[float]] = {f: [] for f in files}
+    for _ in range(reps):
+        score.parse_value.cache_clear()
+        for f in files:
+            floor[f].append(_cpu(calamine, f))
+            check[f].append(_cpu(validate._run_one, (str(f), None)))
+    mf = statistics.median(statistics.median(v) for v in floor.values()) * 1000
+    mc = statistics.median(statistics.median(v) for v in check.values()) * 1000
+    return {"files": len(files), "reps": reps, "calamine_ms": mf, "check_ms": mc, "check_ratio": mc / mf}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", required=True, help="a bench.py work folder (issued/, returned/)")
+    ap.add_argument("--files", type=int, default=300, help="files per comparison (default 300)")
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    work = Path(a.work)
+    w = paired_write(work, a.files, a.reps)
+    print(f"write  ({w['files']} files × {w['reps']}): bare XlsxWriter {w['floor_ms']:.2f} ms, generate "
+          f"{w['generate_ms']:.2f} ms ({w['generate_ratio']:.2f}×), annotated write {w['annotate_write_ms']:.2f} ms")
+    c = paired_check(work, a.files, a.reps)
+    print(f"check  ({c['files']} files × {c['reps']}): bare calamine {c['calamine_ms']:.2f} ms, check "
+          f"{c['check_ms']:.2f} ms ({c['check_ratio']:.2f}×)")
+    print(f"annotate ÷ (calamine + bare XlsxWriter) ≈ {(c['check_ms'] + w['annotate_write_ms']) / (c['calamine_ms'] + w['floor_ms']):.2f}×")
+
+
+if __name__ == "__main__":
+    main()
