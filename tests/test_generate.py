@@ -556,3 +556,17 @@ def test_manifest_is_one_entry_per_line_and_the_same_with_workers(sample_set, tm
     index = ManifestIndex.build(result.manifest_path, tmp_path / "m.manifest.sqlite", chunk=97)
     assert [e.__dict__ for e in index.entries] == whole
     index.close()
+
+
+def test_manifest_line_separators_in_text_stay_inside_their_entry(tmp_path):
+    """U+2028/U+2029 are valid raw in JSON, but splitlines() and line-based tools break lines there:
+    a project name holding one must not split its manifest entry over two lines."""
+    from xlform.manifest import Manifest, ManifestEntry, entry_json, write_manifest
+
+    name = "水利\u2028工程\u2029项目"
+    e = ManifestEntry("a.xlsx", "450900000000000000001", "水利局", name, "yulin-2021", "1", 2021, "f" * 64,
+                      {"B4": name}, {"项目名称": name})
+    path = write_manifest(tmp_path / "manifest.json", 2021, "2021-01-01T00:00:00", [entry_json(e)])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and "\u2028" not in lines[1] and "\\u2028" in lines[1]
+    assert Manifest.load(path).entries[0].project_name == name

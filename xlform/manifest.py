@@ -53,11 +53,15 @@ class ManifestEntry:
 
 def entry_json(e: ManifestEntry) -> str:
     """One entry as compact JSON (asdict's key order, without its deep copy): the C encoder,
-    a tenth of the indented pure-Python encoding; generate's workers encode their own entries."""
-    return json.dumps({"file": e.file, "project_code": e.project_code, "department": e.department,
+    a tenth of the indented pure-Python encoding; generate's workers encode their own entries.
+
+    U+2028/U+2029 are escaped: JSON allows them raw, but line-based tools (and str.splitlines)
+    treat them as line breaks, which would split an entry of the one-entry-per-line file."""
+    text = json.dumps({"file": e.file, "project_code": e.project_code, "department": e.department,
                        "project_name": e.project_name, "form_id": e.form_id, "form_version": e.form_version,
                        "year": e.year, "fingerprint": e.fingerprint, "locked": e.locked, "project": e.project},
                       ensure_ascii=False, separators=(",", ":"), default=_canonical)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def write_manifest(path: Path, year: int | None, created: str, entries: Iterable[str]) -> Path:
