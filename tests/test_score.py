@@ -101,6 +101,12 @@ class TestExecution:
     def test_percent_text(self):
         assert self.score("95%").execution_score == pytest.approx(9.5)
 
+    @pytest.mark.parametrize("text, rate", [("0.95", 0.95), ("1.05", 1.05), ("2", 2.0), ("98", 0.98), ("8", 0.08),
+                                            ("100", 1.0), ("8.5", 0.085)])
+    def test_bare_number_text_is_a_fraction_up_to_200_percent_else_percent_points(self, text, rate):
+        # "8" typed as text means 8 %, not 800 %; "1.05" means 105 %
+        assert self.score(text).execution_rate == pytest.approx(rate)
+
     def test_blank_rate_scores_nothing(self):
         r = self.score(None)
         assert r.execution_rate is None and r.execution_score == 0.0

@@ -143,6 +143,9 @@ def evaluate(row: IndicatorRow, actual_raw: Any, reason_raw: Any, layout: Layout
     return res
 
 
+RATE_TEXT_FRACTION_MAX = 2.0   # see execution(): a bare number in text above this is percent points
+
+
 def execution(layout: Layout, values: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
     """(rate, budget, executed); the rate as a fraction, None where it cannot be known."""
     s = layout.spec.scoring
@@ -156,7 +159,9 @@ def execution(layout: Layout, values: dict[str, Any]) -> tuple[float | None, flo
         if v.kind == "number" and v.unit == "%":
             return v.number / 100, None, None
         if v.kind == "number" and v.unit is None:
-            return (v.number / 100 if v.number > 10 else v.number), None, None
+            # text without a % sign: "0.95" or "1.05" is a fraction, "8" or "98" percent points —
+            # an execution rate above 200 % is not credible, so the larger reading is the wrong one
+            return (v.number / 100 if v.number > RATE_TEXT_FRACTION_MAX else v.number), None, None
         return None, None, None
     budget = _number(values.get(s.execution_budget_field))
     executed = _number(values.get(s.execution_executed_field))
