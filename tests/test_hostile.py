@@ -863,3 +863,26 @@ def test_annotated_copy_never_overwrites_an_input(issued, clean, tmp_path):
     after = sha256_tree(folder)
     assert after[src.name] == before[src.name]
     assert set(after) == {src.name, "就业援助-批注(2).xlsx"}
+
+
+def _prefixed(data: bytes) -> bytes:
+    """The sheet as the Open XML SDK writes it: every element in the x: prefix, r and sheet in single quotes."""
+    data = re.sub(rb"<(/?)([A-Za-z]\w*)([\s/>])", rb"<\1x:\2\3", data)
+    data = data.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                        b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', 1)
+    data = re.sub(rb' r="([A-Z]+\d+)"', rb" r='\1'", data)
+    return re.sub(rb'(<x:sheetProtection\b[^>]*?) sheet="1"', rb"\1 sheet='1'", data)
+
+
+def test_a_sheet_in_a_namespace_prefix_and_single_quotes_is_scanned_alike(issued, tmp_path):
+    """Protection and formula cells are found whatever prefix and quotes the writer used: no false
+    XF202 (protection removed) and no missed XF203 (formula without a value)."""
+    e = issued.entries[CLEAN_CODE]
+    plain = fill_module().fill_workbook(e, clean_values(), tmp_path / "公式.xlsx",
+                                        formulas_without_value=["ind_001_actual"])
+    path = rewrite(plain, tmp_path / "前缀.xlsx", lambda n, d: _prefixed(d) if n == FORM_SHEET else d)
+    assert b"<x:sheetProtection" in members(path)[FORM_SHEET] and b"<x:f" in members(path)[FORM_SHEET]
+    r = check(path, issued)
+    assert "XF202" not in codes(r)
+    f = only(r, "XF203")
+    assert f.field == "xf_ind_001_actual"

@@ -488,9 +488,13 @@ _SHEET_TAG = re.compile(rb"<(/?)(?:\w+:)?(row|c|v|f|is)\b((?:[^<>/]++|/(?!>))*+)
 
 # <c …/> or <c …>body</c> in linear time: neither the attributes (no "<") nor the body (no other <c
 # or </c) run on past the cell, so 40,000 unclosed <c> are not each searched to the end of the part
-_CELL_RE = re.compile(rb"<c\b((?:[^<>/]++|/(?!>))*+)(?:/>|>((?:[^<]++|<(?!/?c\b))*+)</c>)")
-_R_ATTR = re.compile(rb'\br="([A-Z]+)(\d+)"')
-_VALUE = re.compile(rb"<v>((?:[^<]++|<(?!v>))*+)</v>")   # not searched past another <v>
+# (any prefix: the Open XML SDK writes <x:c>; either quote: XML allows r='A1')
+_CELL_RE = re.compile(rb"<(?:\w+:)?c\b((?:[^<>/]++|/(?!>))*+)"
+                      rb"(?:/>|>((?:[^<]++|<(?!/?(?:\w+:)?c\b))*+)</(?:\w+:)?c>)")
+_R_ATTR = re.compile(rb"""\br\s*=\s*["']([A-Z]+)(\d+)["']""")
+_SHEET_ATTR = re.compile(rb"""\bsheet\s*=\s*["']([^"']*)["']""")
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f\b")
+_VALUE = re.compile(rb"<(?:\w+:)?v>((?:[^<]++|<(?!(?:\w+:)?v>))*+)</(?:\w+:)?v>")   # not past another <v>
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^<>]*)>")
 
 
@@ -499,16 +503,19 @@ def _scan_sheet(data: bytes) -> tuple[bool, set, set]:
     protected = False
     m = _first(_PROTECTION, data, b"sheetProtection")
     if m:
-        attr = re.search(rb'\bsheet="([^"]*)"', m.group(1))
+        attr = _SHEET_ATTR.search(m.group(1))
         protected = attr is not None and attr.group(1) in (b"1", b"true")
     formulas, no_value = set(), set()
-    # a cell's formula is inside its <c>…</c>: a first "<f" after the last "</c>" (the <formula1> of
+    # a cell's formula is inside its <c>…</c>: a first "<f" after the last "c>" (the <formula1> of
     # the data validations that follow the cells) means there is none, without visiting every cell
     first_f = data.find(b"<f")
-    if first_f != -1 and first_f < data.rfind(b"</c>"):
+    if first_f == -1 and b":f" in data:      # a prefixed <x:f>: the regex only then (4× the find)
+        m = _FORMULA_TAG.search(data)
+        first_f = m.start() if m else -1
+    if first_f != -1 and first_f < data.rfind(b"c>"):
         for cm in _CELL_RE.finditer(data):
             body = cm.group(2) or b""
-            if b"<f" not in body:
+            if b"f" not in body or not _FORMULA_TAG.search(body):
                 continue
             rm = _R_ATTR.search(cm.group(1))
             if not rm:
