@@ -1,6 +1,7 @@
 """generate: one locked workbook per project, and the manifest that proves later what was issued."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -9,6 +10,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from . import __version__
 from .errors import XlformError
@@ -83,6 +85,27 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
         raise XlformError("请用 --projects 指定项目清单（.xlsx 或 .csv），或用 --blank 生成空白表")
     if form is not None and form not in forms:
         get_form(form, templates)  # raises the "unknown form" message
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    with _pool(jobs, templates) as pool:
+        return _generate_list(projects_file, out, forms, form, year, password, by_department, progress, pool, jobs)
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, templates: list[Path] | None) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes, started before the project list is read: a forked worker shares its parent's
+    pages, and at a province's scale the list is most of the parent (10,000 projects: ~100 MB)."""
+    if jobs == 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                             initargs=([str(d) for d in templates] if templates else None,)) as ex:
+        ex.submit(int).result()   # a fork start method starts every worker at the first task
+        yield ex
+
+
+def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSpec], form: str | None,
+                   year: int | None, password: str | None, by_department: bool, progress,
+                   pool: ProcessPoolExecutor | None, jobs: int) -> GenerateResult:
     projects = read_projects(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
     # every file name first: a clash must stop the run before anything is written
@@ -98,9 +121,8 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
                               f"未生成任何文件；请缩短项目名称")
         names[key] = project
         paths[project.code] = folder / name
-    jobs = max(1, jobs or os.cpu_count() or 1)
     rel = {code: str(path.relative_to(out)) for code, path in paths.items()}
-    if jobs == 1 or len(items) <= 2:
+    if pool is None or len(items) <= 2:
         entries = (_render_entry(forms[p.form_id], p, paths[p.code], rel[p.code], year, password)
                    for p in (progress(items) if progress else items))
         write_manifest(result.manifest_path, year, _now(), entries)
@@ -109,11 +131,8 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
         # parent only reads the list and writes the manifest, in parallel with the workbooks
         args = [(p.to_dict(), str(paths[p.code]), rel[p.code], year, password) for p in items]
         size = max(1, min(16, len(args) // (jobs * 4) or 1))
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                 initargs=([str(d) for d in templates] if templates else None,)) as ex:
-            done = ex.map(_render_one, args, chunksize=size)
-            write_manifest(result.manifest_path, year, _now(),
-                           progress(done, total=len(args)) if progress else done)
+        done = pool.map(_render_one, args, chunksize=size)
+        write_manifest(result.manifest_path, year, _now(), progress(done, total=len(args)) if progress else done)
     result.files.extend(paths[p.code] for p in items)
     if by_department:
         for folder in sorted({p.parent for p in result.files}):
