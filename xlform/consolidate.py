@@ -45,16 +45,16 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
-from xlsxwriter.xmlwriter import XMLwriter
 
 from . import __version__
 from .errors import XlformError
+from .fastsheet import inline_text
 from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
 from .manifest_index import INDEX_SUFFIX, ManifestIndex
 from .spec import FormSpec, available_forms
 from .validate import FileReport, collect_files, iter_batch, mark_duplicates
-from .workbook import atomic_path
+from .atomic import atomic_path
 
 SUMMARY, STATS, CHARTS, DETAIL, ISSUES = "汇总表", "部门统计", "图表", "指标明细", "问题清单"
 STATS_TABLE = "部门汇总"            # 部门统计 is an Excel table; 汇总表 is streamed, so it cannot be one
@@ -585,7 +585,7 @@ class _Sheet:
         if len(text) > 16383:
             text = _excel_text(text)
         lines = _lines(text, room) if room is not None else 1
-        return f"\"{style} t=\"inlineStr\"><is>{_xml_text(text)}</is></c>", lines
+        return f"\"{style} t=\"inlineStr\"><is>{inline_text(text)}</is></c>", lines
 
     def append(self, values) -> bool:
         if self.row >= EXCEL_MAX_ROWS:
@@ -629,20 +629,6 @@ def _excel_text(text: str) -> str:
     if len(text.encode("utf-16-le")) > 65534:
         text = text.encode("utf-16-le")[:65534].decode("utf-16-le", "ignore")
     return text
-
-
-def _xml_text(text: str) -> str:
-    """The <t> element of an inline string, as XlsxWriter writes it: a literal _xHHHH_ and a carriage
-    return escaped as Excel expects, whitespace at either end preserved, &, < and > escaped."""
-    if "_x" in text or "\r" in text:
-        text = XMLwriter._escape_control_characters(text)
-    if "&" in text or "<" in text or ">" in text:
-        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    else:
-        escaped = text
-    if text and (text[0].isspace() or text[-1].isspace()):      # XlsxWriter: ^\s or \s$
-        return f'<t xml:space="preserve">{escaped}</t>'
-    return f"<t>{escaped}</t>"
 
 
 def _print_setup(ws, title: str, last_col: int | None = None, last_row: int | None = None,

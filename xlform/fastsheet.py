@@ -259,10 +259,17 @@ class StringRows:
         self.fh.write("".join(out))
 
     def _inline(self, text: str) -> str:
-        # as XlsxWriter writes an inline string: _xHHHH_ control codes, escaping, xml:space
-        text = self._escape_data(self._escape_control_characters(text))
-        space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-        return f"<t{space}>{text}</t>"
+        return inline_text(text)
+
+
+def inline_text(text: str) -> str:
+    """The <t> element of an inline string exactly as XlsxWriter writes it: _xHHHH_ control codes,
+    &, < and > escaped, xml:space where white space stands at an end (also used by consolidate)."""
+    if _SST_SLOW.search(text):
+        text = Worksheet._escape_control_characters(text)
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    return f"<t{space}>{text}</t>"
 
 
 class StringRowsSheet(StringRows, Worksheet):
