@@ -56,6 +56,16 @@ class _Stream:
             raise ValueError(f"expected {ch!r} at character {self.pos}")
         self.pos += 1
 
+    def more_items(self, closer: str) -> bool:
+        """After an item of an array or object: True at a ',', False at `closer` (both consumed)."""
+        c = self.peek()
+        self.pos += 1
+        if c == closer:
+            return False
+        if c != ",":
+            raise ValueError(f"expected ',' or {closer!r} at character {self.pos}")
+        return True
+
     def value(self) -> tuple[Any, str]:
         """The next JSON value and its text."""
         self.peek()
@@ -98,22 +108,14 @@ def stream_manifest(path: Path, on_entry: Callable[[dict, str], None], chunk: in
                         if not isinstance(entry, dict):
                             raise TypeError("an entry must be an object")
                         on_entry(entry, text)
-                        c = s.peek()
-                        s.pos += 1
-                        if c == "]":
+                        if not s.more_items("]"):
                             break
-                        if c != ",":
-                            raise ValueError(f"expected ',' or ']' at character {s.pos}")
             else:
                 header[key], _ = s.value()
                 if key == "manifest_version" and header[key] != MANIFEST_VERSION:
                     raise XlformError(f"清单文件 {path.name} 的版本 {header[key]} 不受支持")
-            c = s.peek()
-            s.pos += 1
-            if c == "}":
+            if not s.more_items("}"):
                 break
-            if c != ",":
-                raise ValueError(f"expected ',' or '}}' at character {s.pos}")
     if header.get("manifest_version") != MANIFEST_VERSION:
         raise XlformError(f"清单文件 {path.name} 的版本 {header.get('manifest_version')} 不受支持")
     if not seen_files:
