@@ -84,13 +84,8 @@ def _time_writes(entries, reps, floor, calls, out, forms, annotate, times) -> No
 
 
 def paired_check(work: Path, k: int, reps: int) -> dict:
-    from python_calamine import CalamineWorkbook
+    import bench
     from xlform import score, validate
-
-    def calamine(path: Path) -> None:
-        wb = CalamineWorkbook.from_path(str(path))
-        for name in wb.sheet_names:
-            wb.get_sheet_by_name(name).to_python()
 
     files = sorted((work / "returned").glob("*.xlsx"))[:k]
     validate._init_worker(str(work / "issued" / "manifest.json"), None)
@@ -99,7 +94,7 @@ def paired_check(work: Path, k: int, reps: int) -> dict:
     for _ in range(reps):
         score.parse_value.cache_clear()
         for f in files:
-            floor[f].append(_cpu(calamine, f))
+            floor[f].append(_cpu(bench.calamine_read, f))
             check[f].append(_cpu(validate._run_one, (str(f), None)))
     mf = statistics.median(statistics.median(v) for v in floor.values()) * 1000
     mc = statistics.median(statistics.median(v) for v in check.values()) * 1000
