@@ -18,7 +18,8 @@ from .layout import Layout, build_layout
 from .manifest import Manifest, ManifestEntry, entry_json, fingerprint, write_manifest
 from .projects import Project, read_projects
 from .spec import FormSpec, available_forms, get_form
-from .workbook import atomic_path, write_workbook
+from .atomic import atomic_path
+from .workbook import write_workbook
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__
+from .atomic import atomic_open
 from .errors import XlformError
 
 MANIFEST_VERSION = 1
@@ -68,22 +67,13 @@ def write_manifest(path: Path, year: int | None, created: str, entries: Iterable
     """manifest.json written atomically from entries' JSON texts, one entry per line, as they come."""
     header = json.dumps({"manifest_version": MANIFEST_VERSION, "xlform": __version__, "created": created,
                          "year": year}, ensure_ascii=False, separators=(",", ":"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~manifest", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(header[:-1] + ',"files":[')
-            sep = "\n"
-            for text in entries:
-                fh.write(sep + text)
-                sep = ",\n"
-            fh.write("\n]}\n")
-        from .workbook import _umask
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from colleagues on a share
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write(header[:-1] + ',"files":[')
+        sep = "\n"
+        for text in entries:
+            fh.write(sep + text)
+            sep = ",\n"
+        fh.write("\n]}\n")
     return path
 
 

@@ -471,7 +471,7 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
 
 
 def write_json(path: Path, data: dict) -> None:
-    from .workbook import atomic_path
+    from .atomic import atomic_path
     tmp, commit = atomic_path(path)
     try:
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +16,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_range
 
 from . import __version__
+from .atomic import atomic_open
 from .fastsheet import workbook_class
 from .layout import Cell, Layout, fit_heights
 from .spec import PAPER_SIZES, col_letter
@@ -36,27 +35,6 @@ class Extras:
     marks: dict[str, str] = field(default_factory=dict)         # field name -> severity
     comments: dict[str, str] = field(default_factory=dict)      # field name -> comment text
     add_sheets: Callable[[xlsxwriter.Workbook], None] | None = None
-
-
-def atomic_path(target: Path) -> tuple[Path, Callable[[], None]]:
-    """A temp path beside `target` and a commit() that renames it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-
-    def commit() -> None:
-        # mkstemp makes the file 0600; give it the mode any new file gets (umask), so a shared
-        # folder, a copy or the zip of a department's workbooks stays readable by others
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-
-    return Path(tmp), commit
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class _Formats:
@@ -87,25 +65,11 @@ class _Formats:
 
 def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password: str | None = None,
                    extras: Extras | None = None) -> None:
-    """Write `layout` to `path` atomically."""
+    """Write `layout` to `path` atomically: built in memory, then written once into the temp file."""
     buf = io.BytesIO()
     _write(layout, buf, meta, password, extras or Extras())
-    write_bytes_atomic(Path(path), buf.getbuffer())
-
-
-def write_bytes_atomic(target: Path, data) -> None:
-    """`data` into `target` through a temp file beside it: creating a file costs here about as
-    much as writing a form's XML, so the workbook is built in memory and only the temp file is created."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=target.suffix, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp's 0600, as in atomic_path
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(Path(path)) as fh:
+        fh.write(buf.getbuffer())
 
 
 def _write(layout: Layout, path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
