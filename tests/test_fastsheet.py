@@ -22,7 +22,7 @@ FIXED = dt.datetime(2024, 5, 6, 7, 8, 9)
 AWKWARD = ["A & B <c> \"d\" 'e'", "  leading", "trailing  ", "\x01control\x1f", "_x0041_ literal", "tab\there",
            "line\nbreak", "=SUM(A1:A2)", "http://example.com/x", "全角　空格　", "\ufffe", "",
            dt.date(2021, 3, 4), dt.datetime(2021, 12, 31, 23, 59, 59), True, False, 0, -12.5, 1e-7,
-           123456789.123456789, 10 ** 15, 0.1 + 0.2]
+           123456789.123456789, 10 ** 15, 0.1 + 0.2, "长" * 17000]
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -41,16 +41,19 @@ def fixed_created(cls, rows_class=None):
 
 def assert_same(write, tmp_path: Path, monkeypatch) -> None:
     """`write(path)` with stock XlsxWriter and with fastsheet: the same members, byte for byte.
-    The metadata sheet is xlform's own writer (StringRows) in both: here on the stock Worksheet."""
+    The metadata sheet is xlform's own writer (StringRows) in both: here on the stock Worksheet.
+    The fast writer writes twice: the second time from its per-process caches (styles.xml)."""
     out = {}
     for name, cls, rows in (("stock", Workbook, fastsheet.StringRowsSheet),
-                            ("fast", fastsheet.FastWorkbook, fastsheet.FastStringRowsSheet)):
+                            ("fast", fastsheet.FastWorkbook, fastsheet.FastStringRowsSheet),
+                            ("fast-again", fastsheet.FastWorkbook, fastsheet.FastStringRowsSheet)):
         monkeypatch.setattr(workbook, "workbook_class", lambda cls=cls, rows=rows: fixed_created(cls, rows))
         write(tmp_path / f"{name}.xlsx")
         out[name] = members(tmp_path / f"{name}.xlsx")
-    assert list(out["stock"]) == list(out["fast"])
-    for member, data in out["stock"].items():
-        assert out["fast"][member] == data, member
+    for fast in ("fast", "fast-again"):
+        assert list(out["stock"]) == list(out[fast])
+        for member, data in out["stock"].items():
+            assert out[fast][member] == data, (fast, member)
 
 
 def test_version_is_covered():
@@ -138,6 +141,30 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
         wb.close()
 
     assert_same(write, tmp_path, monkeypatch)
+
+
+def test_styles_are_reused_only_for_the_same_formats(tmp_path, monkeypatch):
+    """styles.xml comes from the per-process cache for a workbook with the same formats, and is
+    written afresh when a format was changed after add_format (the same properties, then bold)."""
+    def write(path: Path, change: bool) -> None:
+        wb = workbook.workbook_class()(str(path), {"in_memory": True})
+        fmt = wb.add_format({"font_name": "宋体", "border": 1, "num_format": "0.00%"})
+        if change:
+            fmt.set_bold()
+        ws = wb.add_worksheet("a")
+        ws.write_number(0, 0, 0.5, fmt)
+        wb.close()
+        return wb
+
+    for change in (False, True, False):
+        assert_same(lambda p: write(p, change), tmp_path, monkeypatch)
+    fast = fastsheet.FastWorkbook(str(tmp_path / "k.xlsx"), {"in_memory": True})
+    fast.add_worksheet("a").write_number(0, 0, 1, fast.add_format({"font_name": "宋体", "border": 1,
+                                                                   "num_format": "0.00%"}))
+    fast.close()
+    assert fast.styles_key in fastsheet._STYLES           # the unchanged workbook was cached ...
+    changed = write(tmp_path / "c.xlsx", True)
+    assert changed.styles_key is None                     # ... the changed one never is
 
 
 @pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE])

@@ -17,7 +17,9 @@ workbook). After upgrading XlsxWriter: run that test, then add the version.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import xlsxwriter
 from xlsxwriter.app import App
@@ -27,6 +29,10 @@ from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_range
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet
+
+# zlib level of every member: 1 is about a third faster than XlsxWriter's default 6 on these
+# XML parts and makes a workbook about 10 % larger (17 -> 19 KB for a form)
+ZIP_LEVEL = 1
 
 # versions whose internals tests/test_fastsheet.py compares byte for byte with the stock writers
 SUPPORTED = ("3.3.1",)
@@ -39,6 +45,7 @@ class _ColNames(dict):
 
 _COLS = _ColNames()
 _FORMAT_TEMPLATES: dict[tuple, Format] = {}     # FastWorkbook.add_format: properties -> a pristine Format
+_STYLES: dict[tuple, str] = {}      # FastWorkbook: its formats' properties in xf order -> styles.xml
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 # an inline string that needs more than <t>text</t>: what _SST_SLOW finds, or white space at an end
@@ -49,6 +56,23 @@ _ROW_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|(?:^|\\|)\\
 # a defined name stock define_name() accepts without a warning and writes without escaping:
 # ASCII, not starting with a digit or ".", and an "_" so that it can look like no cell reference
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*_[A-Za-z0-9_.]*")
+
+
+# what XlsxWriter itself sets on a Format while numbering it: not a change of its look
+_BOOKKEEPING = frozenset({"xf_index", "dxf_index", "_format_key", "font_index", "has_font", "has_dxf_font",
+                          "num_format_index", "border_index", "has_border", "has_dxf_border", "fill_index",
+                          "has_fill", "has_dxf_fill", "xf_format_indices", "dxf_format_indices"})
+
+
+class KeyedFormat(Format):
+    """A Format that remembers the properties it was made from (`_xlform_key`, what styles.xml
+    depends on) for as long as nothing changes it: any set_...() afterwards forgets them."""
+    _xlform_key: tuple | None = None
+
+    def __setattr__(self, name, value) -> None:
+        if name not in _BOOKKEEPING:
+            self.__dict__["_xlform_key"] = None
+        object.__setattr__(self, name, value)
 
 
 def supported(version: str = xlsxwriter.__version__) -> bool:
@@ -100,6 +124,44 @@ class FastWorksheet(Worksheet):
             for r, c in cells[1:]:
                 table[r][c] = CellBlankTuple(cell_format)
         return 0
+
+    def put_cells(self, cells) -> None:
+        """Many cells in one call, each (row, col, last_row, last_col, value, format): a range of more
+        than one cell is merged as merge_range(..., None, format) does, then the value is written to
+        its first cell as write_string / write_number / write_blank would. The same table entries,
+        shared-string order and dimensions as those calls, without a method call and a dimension
+        check per cell; anything else (booleans, dates, long text, NaN, out of bounds, constant
+        memory) takes the per-cell calls."""
+        cells = list(cells)
+        if (self.constant_memory or not cells or min(c[0] for c in cells) < 0 or min(c[1] for c in cells) < 0
+                or max(c[2] for c in cells) >= self.xls_rowmax or max(c[3] for c in cells) >= self.xls_colmax):
+            return self._put_each(cells)
+        table, sst = self.table, self.str_table._get_shared_string_index
+        for r, c, lr, lc, v, fmt in cells:
+            if lr != r or lc != c:
+                self.merge_range(r, c, lr, lc, None, fmt)
+            kind = v.__class__
+            if kind is str and 0 < len(v) <= 16383:     # longer: stock's UTF-16 length check
+                table[r][c] = CellStringTuple(sst(v), fmt)
+            elif v is None or (kind is str and not v):
+                if fmt is not None:
+                    table[r][c] = CellBlankTuple(fmt)
+            elif kind is int or (kind is float and v - v == 0):     # not NaN or ±inf
+                table[r][c] = CellNumberTuple(v, fmt)
+            else:
+                self._put_each([(r, c, r, c, v, fmt)])
+        # stock: a blank without a format is no cell and leaves the dimensions alone
+        rows = [x[0] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
+        cols = [x[1] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
+        if rows:
+            self._check_dimensions(min(rows), min(cols))
+            self._check_dimensions(max(rows), max(cols))
+
+    def _put_each(self, cells) -> None:
+        for r, c, lr, lc, v, fmt in cells:
+            if lr != r or lc != c:
+                self.merge_range(r, c, lr, lc, None, fmt)
+            put_value(self, r, c, v, fmt)
 
     def _calculate_spans(self) -> None:
         # stock: every column of every row in the dimension, for each block of 16 rows
@@ -262,6 +324,22 @@ class StringRows:
         return inline_text(text)
 
 
+def put_value(ws: Worksheet, row: int, col: int, value, fmt=None) -> None:
+    """One value written with the write_* method for its type. Text always with write_string: a
+    department's text starting with "=" must never become a formula."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, fmt)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value if isinstance(value, dt.datetime)
+                          else dt.datetime(value.year, value.month, value.day), fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
 def inline_text(text: str) -> str:
     """The <t> element of an inline string exactly as XlsxWriter writes it: _xHHHH_ control codes,
     &, < and > escaped, xml:space where white space stands at an end (also used by consolidate)."""
@@ -299,6 +377,21 @@ class FastPackager(Packager):
         sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
         sst._assemble_xml_file()
 
+    def _write_styles_file(self) -> None:
+        # styles.xml is a function of the formats in xf order: every workbook of a form uses the
+        # same ones, so it is written once per process and copied (FastWorkbook.styles_key)
+        wb = self.workbook
+        key = wb.styles_key if self.in_memory else None
+        cached = _STYLES.get(key) if key is not None else None
+        if cached is not None:
+            self._filename("xl/styles.xml").write(cached)
+            return
+        super()._write_styles_file()
+        if key is not None:
+            if len(_STYLES) > 256:
+                _STYLES.clear()
+            _STYLES[key] = self.filenames[-1][0].getvalue()
+
     def _write_app_file(self) -> None:
         # stock (XlsxWriter 3.3.1), with FastApp
         properties = self.workbook.doc_properties
@@ -328,6 +421,20 @@ class FastPackager(Packager):
 class FastWorkbook(Workbook):
     worksheet_class = FastWorksheet
     string_rows_class = FastStringRowsSheet
+    styles_key: tuple | None = None
+
+    def _prepare_format_properties(self) -> None:
+        # the fonts, fills, borders and number formats are numbered only for styles.xml: when
+        # FastPackager has that file for these formats already, only their xf order is needed
+        self._prepare_formats()
+        keys = [f._xlform_key if f.__class__ is KeyedFormat else None for f in self.xf_formats]
+        if self.dxf_formats or None in keys:
+            self.styles_key = None
+        else:
+            self.styles_key = (tuple(keys), self.has_comments, tuple(self.custom_colors), self.excel2003_style)
+            if self.styles_key in _STYLES:
+                return
+        super()._prepare_format_properties()
 
     def add_format(self, properties=None):
         # a Format sets ~60 attributes through its setters; every workbook of a form asks for the
@@ -343,7 +450,8 @@ class FastWorkbook(Workbook):
         if template is None:
             if len(_FORMAT_TEMPLATES) > 4096:
                 _FORMAT_TEMPLATES.clear()
-            template = _FORMAT_TEMPLATES[key] = Format(props)
+            template = _FORMAT_TEMPLATES[key] = KeyedFormat(props)
+            template.__dict__["_xlform_key"] = key      # KeyedFormat: set last, Format() sets ~60
         fmt = copy.copy(template)
         fmt.xf_format_indices, fmt.dxf_format_indices = self.xf_format_indices, self.dxf_format_indices
         self.formats.append(fmt)
@@ -364,3 +472,38 @@ class FastWorkbook(Workbook):
 
     def _get_packager(self):
         return FastPackager()
+
+    def _store_workbook(self) -> None:
+        # stock (XlsxWriter 3.3.1) for an in-memory workbook, each member deflated at ZIP_LEVEL
+        if not self.in_memory:
+            return super()._store_workbook()
+        xlsx_file = ZipFile(self.filename, "w", compression=ZIP_DEFLATED, allowZip64=self.allow_zip64)
+        packager = self._get_packager()
+        if not self.worksheets():
+            self.add_worksheet()
+        if self.worksheet_meta.activesheet == 0:
+            self.worksheets_objs[0].selected = 1
+            self.worksheets_objs[0].hidden = 0
+        for sheet in self.worksheets():
+            if sheet.index == self.worksheet_meta.activesheet:
+                sheet.active = 1
+        if self.vba_project:
+            for sheet in self.worksheets():
+                if sheet.vba_codename is None:
+                    sheet.set_vba_name()
+        self._prepare_sst_string_data()
+        self._prepare_vml()
+        self._prepare_defined_names()
+        self._prepare_drawings()
+        self._add_chart_data()
+        self._prepare_tables()
+        self._prepare_metadata()
+        packager._add_workbook(self)
+        packager._set_tmpdir(self.tmpdir)
+        packager._set_in_memory(self.in_memory)
+        for data, xml_filename, is_binary in packager._create_package():
+            zipinfo = ZipInfo(xml_filename, (1980, 1, 1, 0, 0, 0))
+            zipinfo.compress_type = ZIP_DEFLATED
+            data = data.getvalue()
+            xlsx_file.writestr(zipinfo, data if is_binary else data.encode("utf-8"), compresslevel=ZIP_LEVEL)
+        xlsx_file.close()

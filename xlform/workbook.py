@@ -17,7 +17,7 @@ from xlsxwriter.utility import xl_range
 
 from . import __version__
 from .atomic import atomic_open
-from .fastsheet import workbook_class
+from .fastsheet import put_value, workbook_class
 from .layout import Cell, Layout, fit_heights
 from .spec import PAPER_SIZES, col_letter
 
@@ -91,13 +91,20 @@ def _write(layout: Layout, path, meta: dict[str, str], password: str | None, ext
     list_refs = _write_lists(wb, spec)
     by_field = layout.fields
     inputs: dict[str, list[Cell]] = {}
+    values, marks, get = extras.values, extras.marks, fmts.get
+    cells = []
     for c in layout.cells:
-        f = by_field.get(c.field) if c.field else None
-        value = extras.values.get(c.field, c.value) if c.field else c.value
-        fmt = fmts.get(c.style, c.input, f.type if f else None, extras.marks.get(c.field) if c.field else None)
-        _put(ws, c, value, fmt)
+        name = c.field
+        if name:
+            f = by_field.get(name)
+            cells.append((c.row, c.col, c.last_row, c.last_col, values.get(name, c.value),
+                          get(c.style, c.input, f.type if f else None, marks.get(name))))
+        else:
+            cells.append((c.row, c.col, c.last_row, c.last_col, c.value, get(c.style, c.input, None, None)))
         if c.input is not None:
             inputs.setdefault(c.input, []).append(c)
+    _put_cells(ws, cells)
+    for c in layout.cells:
         if c.field and c.field in extras.comments:
             ws.write_comment(c.row, c.col, extras.comments[c.field],
                              {"author": "xlform", "x_scale": 2.2, "y_scale": 1.6, "font_size": 9})
@@ -125,21 +132,15 @@ def _quote(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
-def _put(ws, c: Cell, value: Any, fmt) -> None:
-    if c.merged:
-        ws.merge_range(c.row, c.col, c.last_row, c.last_col, None, fmt)
-    # write_string for text: department text starting with = must never become a formula
-    if value is None or value == "":
-        ws.write_blank(c.row, c.col, None, fmt)
-    elif isinstance(value, bool):
-        ws.write_boolean(c.row, c.col, value, fmt)
-    elif isinstance(value, (int, float)):
-        ws.write_number(c.row, c.col, value, fmt)
-    elif isinstance(value, (dt.date, dt.datetime)):
-        ws.write_datetime(c.row, c.col, value if isinstance(value, dt.datetime)
-                          else dt.datetime(value.year, value.month, value.day), fmt)
-    else:
-        ws.write_string(c.row, c.col, str(value), fmt)
+def _put_cells(ws, cells: list[tuple]) -> None:
+    """(row, col, last_row, last_col, value, format) each: merged where the range is more than one cell."""
+    if hasattr(ws, "put_cells"):
+        ws.put_cells(cells)             # fastsheet: the same cells in one call
+        return
+    for r, c, lr, lc, value, fmt in cells:
+        if lr != r or lc != c:
+            ws.merge_range(r, c, lr, lc, None, fmt)
+        put_value(ws, r, c, value, fmt)
 
 
 def _validate(ws, cells: list[Cell], it, list_refs: dict[str, str]) -> None:
