@@ -108,10 +108,28 @@ def cell_ref(row: int, col: int) -> str:
     return f"{col_letter(col)}{row + 1}"
 
 
+_RENDERED: dict[tuple, str] = {}
+
+
+def _render(spec: FormSpec, text: str, **context: Any) -> str:
+    """What spec.render gives, remembered: the same few label templates are rendered for every file
+    of a form (a Jinja render is ~20 µs). Keyed by everything spec.render reads, not by the spec."""
+    if "{" not in text:
+        return text
+    s = spec.scoring
+    key = (text, spec.title, s.execution_points, s.total, *sorted(context.items()))
+    out = _RENDERED.get(key)
+    if out is None:
+        if len(_RENDERED) >= 4096:
+            _RENDERED.clear()
+        out = _RENDERED[key] = spec.render(text, **context)
+    return out
+
+
 def build_layout(spec: FormSpec, project: Project | None, year: int | None = None) -> Layout:
     """Place every cell of `spec` for `project` (None: a blank form with spare indicator rows)."""
     lay = Layout(spec=spec, year=year or spec.default_year, blank=project is None)
-    title = spec.render(spec.title, year=lay.year)
+    title = _render(spec, spec.title, year=lay.year)
     y = 0
     for row in spec.rows:
         if row.is_indicators:
@@ -130,7 +148,7 @@ def _place(lay: Layout, c: CellSpec, y: int, project: Project | None, title: str
     spec = lay.spec
     last_row = y + c.rows - 1
     if c.field is None:
-        text = spec.render(c.text or "", year=lay.year, title=title)
+        text = _render(spec, c.text or "", year=lay.year, title=title)
         style = c.style or "label"
         lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, text, style))
         return
@@ -152,7 +170,7 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
     for h in ind.header:
         for c in h.cells:
             lay.cells.append(Cell(y, c.first_col, y + c.rows - 1, c.last_col,
-                                  spec.render(c.text or "", year=lay.year, title=title), c.style or "header"))
+                                  _render(spec, c.text or "", year=lay.year, title=title), c.style or "header"))
         if h.height:
             lay.heights[y] = h.height
         y += 1
@@ -172,12 +190,12 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
             if ind.score_per == "group":
                 _group_cell(lay, g2_start, y - 1, cols["score"], None, f"grp_{i + 1}_{j + 1}_score",
                             "group_score", (i, j), label=f"{g2.name}得分", type_="score")
-        _group_cell(lay, g1_start, y - 1, cols["level1"], spec.render(g1.label, year=lay.year),
+        _group_cell(lay, g1_start, y - 1, cols["level1"], _render(spec, g1.label, year=lay.year),
                     f"grp_{i + 1}_name", "indicator_level1", (i,))
     if ind.side_label is not None:
         s = ind.side_label
         lay.cells.append(Cell(first_header, s.first_col, y - 1, s.last_col,
-                              spec.render(s.text or "", year=lay.year), s.style or "label"))
+                              _render(spec, s.text or "", year=lay.year), s.style or "label"))
     return y
 
 
@@ -189,43 +207,61 @@ def _rows_for(project: Project | None, g1: Group, g2: Group, blank_rows: int) ->
     return rows or [Indicator(g1.name, g2.name, "无", "")]
 
 
+_PARSE = None   # score.parse_value (cached), imported on first use: score imports this module
+
+
 def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
                    indicator: Indicator | None, position: int = 1) -> int:
-    from .score import parse_value  # the (cached) parser decides whether a target is qualitative
-
+    # ~6 cells and fields per indicator row, 27 rows a form: written out, without a helper per part
+    global _PARSE
     ind = lay.spec.indicators
     cols = ind.columns
-    na = indicator is not None and indicator.not_applicable
+    blank = indicator is None
+    na = not blank and indicator.not_applicable
     qualitative = False
-    if indicator is not None and not na:
-        qualitative = indicator.qualitative if indicator.qualitative is not None else \
-            parse_value(indicator.target, year=lay.year).kind in ("qualitative", "tier")
+    if not blank and not na:
+        if indicator.qualitative is not None:
+            qualitative = indicator.qualitative
+        else:   # the (cached) parser decides whether a target is qualitative
+            if _PARSE is None:
+                from .score import parse_value as _PARSE
+            qualitative = _PARSE(indicator.target, year=lay.year).kind in ("qualitative", "tier")
     lay.indicator_rows.append(IndicatorRow(number, y, i, j, indicator, na, qualitative))
     key = f"ind_{number:03d}_"
     group = (i, j)
+    cells, fields = lay.cells, lay.fields
+    if blank:
+        name = target = points = None
+        label = f"{g2.name}第{position}行"   # a spare row: its place within the 二级指标
+        fixed = "name"
+    else:
+        name, target, points = indicator.name, indicator.target, indicator.points
+        label = name or f"{g2.name}第{position}行"
+        fixed = None
 
-    def put(part: str, role: str, value: Any, input_type: str | None, style: str, label: str,
-            type_: str | None = None) -> None:
-        col, name = cols[part], key + part
-        lay.cells.append(Cell(y, col, y, col, value, style, name, input_type))
-        lay.fields[name] = Field(name, role, label, y, col, input_type, value, number, group, type_)
-
-    name = indicator.name if indicator else None
-    label = name or f"{g2.name}第{position}行"   # a spare row: its place within the 二级指标
-    blank = indicator is None
-    put("name", "indicator_name", name, "name" if blank else None, "text", f"{label}·指标内容")
-    put("target", "indicator_target", indicator.target if indicator else None,
-        "name" if blank else None, "value", f"{label}·指标值")
+    n, col = key + "name", cols["name"]
+    cells.append(Cell(y, col, y, col, name, "text", n, fixed))
+    fields[n] = Field(n, "indicator_name", f"{label}·指标内容", y, col, fixed, name, number, group, None)
+    n, col = key + "target", cols["target"]
+    cells.append(Cell(y, col, y, col, target, "value", n, fixed))
+    fields[n] = Field(n, "indicator_target", f"{label}·指标值", y, col, fixed, target, number, group, None)
     if "points" in cols:
-        put("points", "indicator_points", indicator.points if indicator else None,
-            "points" if blank else None, "value", f"{label}·分值")
-    open_ = not na
-    put("actual", "indicator_actual", None, ("tier" if qualitative else "actual") if open_ else None,
-        "value", f"{label}·实际完成值")
-    put("reason", "indicator_reason", None, "reason" if open_ else None, "text",
-        f"{label}·{ind.reason_label}")
+        it = "points" if blank else None
+        n, col = key + "points", cols["points"]
+        cells.append(Cell(y, col, y, col, points, "value", n, it))
+        fields[n] = Field(n, "indicator_points", f"{label}·分值", y, col, it, points, number, group, None)
+    it = None if na else ("tier" if qualitative else "actual")
+    n, col = key + "actual", cols["actual"]
+    cells.append(Cell(y, col, y, col, None, "value", n, it))
+    fields[n] = Field(n, "indicator_actual", f"{label}·实际完成值", y, col, it, None, number, group, None)
+    it = None if na else "reason"
+    n, col = key + "reason", cols["reason"]
+    cells.append(Cell(y, col, y, col, None, "text", n, it))
+    fields[n] = Field(n, "indicator_reason", f"{label}·{ind.reason_label}", y, col, it, None, number, group, None)
     if ind.score_per == "indicator":
-        put("score", "indicator_score", None, None, "value", f"{label}·得分", "score")
+        n, col = key + "score", cols["score"]
+        cells.append(Cell(y, col, y, col, None, "value", n, None))
+        fields[n] = Field(n, "indicator_score", f"{label}·得分", y, col, None, None, number, group, "score")
     return y + 1
 
 
