@@ -235,6 +235,32 @@ def test_jobs_2_gives_the_same_report_as_jobs_1(manifest, batch):
     assert json.loads(json.dumps(parallel, ensure_ascii=False, default=str)) == serial
 
 
+
+def test_workers_of_a_batch_inherit_what_the_parent_loaded(manifest, tmp_path):
+    """run_batch with a manifest.json: forked workers use the parent's copy, which never outlives the
+    batch (a changed manifest is read afresh by the next one) and never stands in for another manifest."""
+    import multiprocessing
+    from xlform import validate as v
+    files = sorted(RETURNED.glob("*.xlsx"))[:4]
+    serial = v.run_batch(files, manifest, [None] * len(files), jobs=1, templates=None, progress=None)
+    parallel = v.run_batch(files, manifest, [None] * len(files), jobs=2, templates=None, progress=None)
+    assert [r.to_dict() for r in parallel] == [r.to_dict() for r in serial]
+    assert v._INHERITED == {}
+    if multiprocessing.get_start_method(allow_none=False) != "fork":
+        return
+    try:
+        assert v._preload(str(manifest), None)
+        v._init_worker(str(manifest), None, inherit=True)
+        assert v._WORKER["manifest"] is v._INHERITED["manifest"]
+        other = tmp_path / "manifest.json"
+        shutil.copy(manifest, other)
+        v._init_worker(str(other), None, inherit=True)
+        assert v._WORKER["manifest"] is not v._INHERITED["manifest"]
+    finally:
+        v._INHERITED.clear()
+        v._WORKER.clear()
+
+
 # ---------------------------------------------------------------- tampering
 
 def test_tampered_sample_reports_issued_and_returned_values(batch):

@@ -6,8 +6,10 @@ returned files are only read; annotated copies and the JSON report are written a
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 import json
+import multiprocessing
 import os
 import tempfile
 from collections import Counter, deque
@@ -18,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
-from .layout import Layout, build_layout, cell_ref
+from .layout import NAME_PREFIX, Layout, build_layout, cell_ref
 from .locate import Placement, Recognised, from_where, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
 from .projects import Project
@@ -107,8 +109,8 @@ def collect_files(paths: Iterable[str | Path], exclude: Path | None = None) -> l
 def _located(layout: Layout, data: WorkbookData) -> dict[str, tuple[str, int, int]]:
     """field name -> (sheet, row, col) its defined name points at, for names pointing at a sheet that was read."""
     names, sheets = data.names, data.sheets
-    return {name: at for name, f in layout.fields.items()
-            if (at := names.get(f.defined_name)) is not None and at[0] in sheets}
+    return {name: at for name in layout.fields     # (a field's key is its name; defined_name is xf_ + it)
+            if (at := names.get(NAME_PREFIX + name)) is not None and at[0] in sheets}
 
 
 def _values(layout: Layout, data: WorkbookData, located: dict[str, tuple[str, int, int]], place: Placement
@@ -117,13 +119,15 @@ def _values(layout: Layout, data: WorkbookData, located: dict[str, tuple[str, in
     points at no sheet) where the named cells around it say its row and column went (`place`)."""
     values, where, missing = {}, {}, []
     sheets, deleted = data.sheets, data.deleted_names
+    last, sd = None, None
     for name, f in layout.fields.items():
         loc = located.get(name)
         if loc is None:
             missing.append(name)
             loc = (place.sheet, *place.at(f.row, f.col))
         sheet, row, col = loc
-        sd = sheets.get(sheet)
+        if sheet is not last:
+            last, sd = sheet, sheets.get(sheet)
         # a name turned #REF!: its cell was deleted, whatever is at the inferred spot now is not it
         values[name] = None if sd is None or (deleted and f.defined_name in deleted) else sd.value(row, col)
         where[name] = (sheet, cell_ref(row, col))
@@ -313,12 +317,35 @@ def funds(layout: Layout, values: dict[str, Any], score: ScoreResult) -> dict:
 # ---------------------------------------------------------------- batches
 
 _WORKER: dict = {}
+_INHERITED: dict = {}   # what a batch's parent loaded for its forked workers (_preload)
 
 
-def _init_worker(manifest_path: str, template_dirs: list[str] | None) -> None:
+def _init_worker(manifest_path: str, template_dirs: list[str] | None, inherit: bool = False) -> None:
     from .manifest_index import load_for_batch   # a manifest.json, or a ManifestIndex (consolidate)
+    if inherit and _INHERITED.get("key") == (manifest_path, template_dirs):
+        # forked from a parent that loaded these already: share its copy instead of parsing again
+        _WORKER["forms"] = _INHERITED["forms"]
+        _WORKER["manifest"] = _INHERITED["manifest"] or load_for_batch(manifest_path)
+        return
     _WORKER["manifest"] = load_for_batch(manifest_path)
     _WORKER["forms"] = available_forms([Path(d) for d in template_dirs] if template_dirs else None)
+
+
+def _preload(manifest_path: str, template_dirs: list[str] | None) -> bool:
+    """In a batch's parent, before its workers are forked: load once what every worker needs, so
+    that each inherits it instead of paying for it (a manifest.json took 0.25 s per worker to
+    parse; the form specs and the reader's imports — calamine, XlsxWriter via workbook.py — more).
+    An index (SQLite) is not loaded here: a connection must not cross a fork. False where workers
+    are not forked (spawn, forkserver) and inherit nothing."""
+    if multiprocessing.get_start_method(allow_none=False) != "fork":
+        return False
+    from . import workbook  # noqa: F401 - read.py needs its META_SHEET
+    from .manifest_index import INDEX_SUFFIX, load_for_batch
+    import python_calamine  # noqa: F401
+    _INHERITED.update(key=(manifest_path, template_dirs),
+                      forms=available_forms([Path(d) for d in template_dirs] if template_dirs else None),
+                      manifest=None if manifest_path.endswith(INDEX_SUFFIX) else load_for_batch(manifest_path))
+    return True
 
 
 def _close_worker_manifest() -> None:
@@ -383,17 +410,27 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
         return
     size = max(1, min(16, len(args) // (jobs * 4) or 1))
     chunks = iter([args[i:i + size] for i in range(0, len(args), size)])
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                             initargs=(str(manifest_path), tdirs)) as ex:
-        pending: deque = deque()
-        for chunk in itertools.islice(chunks, jobs * 4):
-            pending.append(ex.submit(_run_chunk, chunk))
-        while pending:
-            done = pending.popleft().result()
-            nxt = next(chunks, None)
-            if nxt is not None:
-                pending.append(ex.submit(_run_chunk, nxt))
-            yield from done
+    try:
+        inherit = _preload(str(manifest_path), tdirs)
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                 initargs=(str(manifest_path), tdirs, inherit)) as ex:
+            pending: deque = deque()
+            # the workers are forked at the first submit: frozen, the objects they inherit are not
+            # traversed by their garbage collector (which would also copy every page it touches)
+            gc.freeze()
+            try:
+                for chunk in itertools.islice(chunks, jobs * 4):
+                    pending.append(ex.submit(_run_chunk, chunk))
+            finally:
+                gc.unfreeze()
+            while pending:
+                done = pending.popleft().result()
+                nxt = next(chunks, None)
+                if nxt is not None:
+                    pending.append(ex.submit(_run_chunk, nxt))
+                yield from done
+    finally:
+        _INHERITED.clear()
 
 
 def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:
