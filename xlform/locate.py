@@ -42,6 +42,15 @@ class Axis:
         self.default = default
         self.still = default == 0 and not any(self.offsets)   # nothing moved: every index is where it was
 
+    @classmethod
+    def _unmoved(cls, keys: set[int]) -> "Axis":
+        """Axis({k: 0 for k in keys}): every anchor where the layout put it."""
+        axis = cls.__new__(cls)
+        axis.keys = sorted(keys)
+        axis.offsets = [0] * len(axis.keys)
+        axis.default, axis.still = 0, True
+        return axis
+
     def candidates(self, i: int) -> list[int]:
         """Where layout index `i` may be now, most likely first (the nearest anchor above's offset)."""
         if self.still:
@@ -118,6 +127,9 @@ def placement(layout: Layout, sheet: str, located: dict[str, tuple[str, int, int
     fields = layout.fields
     anchors = [(f.row, f.col, r, c) for name, (s, r, c) in located.items()
                if s == sheet and (f := fields.get(name)) is not None]
+    if not extra and default == (0, 0) and all(lr == rr and lc == rc for lr, lc, rr, rc in anchors):
+        # nothing moved (nearly every returned file): what the votes below would give, without them
+        return Placement(sheet, Axis._unmoved({a[0] for a in anchors}), Axis._unmoved({a[1] for a in anchors}))
     for lr, lc, rr, rc in (*anchors, *extra):
         tally = row_votes.setdefault(lr, {})
         tally[rr - lr] = tally.get(rr - lr, 0) + 1

@@ -90,25 +90,34 @@ def _same(issued: Any, returned: Any) -> bool:
 
 def check_tamper(ctx: Context) -> None:
     """Every locked cell the bureau issued must come back unchanged (lessons.md: never trust the lock)."""
-    field_at = {f.ref: f for f in ctx.layout.fields.values()}
+    field_at = {cell_ref(f.row, f.col): f for f in ctx.layout.fields.values()}
     # a label has no defined name: place it from the named cells around it, so rows inserted or
     # deleted (names move with them) do not turn every label below into a false XF201
     place = ctx.place
     sheet = place.sheet
     value_at = ctx.data.value_at
+    still = place.rows.still and place.cols.still     # nothing moved: a label's one spot is its own
+    sd = ctx.data.sheets.get(sheet)
+    values, where = ctx.values, ctx.where
     for ref, issued in ctx.entry.locked.items():
         f = field_at.get(ref)
-        if f is not None and f.name in ctx.where:
-            returned = ctx.values.get(f.name)
+        if f is not None and f.name in where:
+            returned = values.get(f.name)
             if _same(issued, returned):
                 continue
-            where_sheet, where_cell = ctx.where[f.name]
+            where_sheet, where_cell = where[f.name]
         else:
             col, row = _split_ref(ref)
-            spots = list(place.candidates(row, col))
-            returned = value_at(sheet, *spots[0])
-            if _same(issued, returned) or any(_same(issued, value_at(sheet, r, c)) for r, c in spots[1:]):
-                continue
+            if still:
+                returned = sd.value(row, col) if sd is not None else None
+                if _same(issued, returned):
+                    continue
+                spots = [(row, col)]
+            else:
+                spots = list(place.candidates(row, col))
+                returned = value_at(sheet, *spots[0])
+                if _same(issued, returned) or any(_same(issued, value_at(sheet, r, c)) for r, c in spots[1:]):
+                    continue
             where_sheet, where_cell = sheet, cell_ref(*spots[0])
         what = f"“{f.label}”" if f is not None else f"单元格 {ref}"
         if f is None and where_cell != ref:
