@@ -143,6 +143,29 @@ def test_corners_handed_back_to_the_stock_code(tmp_path, monkeypatch):
     assert_same(write, tmp_path, monkeypatch)
 
 
+def test_put_cells_writes_what_the_per_cell_calls_write(tmp_path, monkeypatch):
+    """FastWorksheet.put_cells against merge_range + write_* per cell (the stock path of
+    workbook._put_cells): merged ranges reaching past every other cell, merges and blanks without
+    a format, a reversed range, every awkward value, NaN and infinities, a cell far away."""
+    def write(path: Path) -> None:
+        wb = workbook.workbook_class()(str(path), {"in_memory": True, "nan_inf_to_errors": True,
+                                                   "strings_to_formulas": False, "strings_to_urls": False})
+        f1, f2 = wb.add_format({"border": 1}), wb.add_format({"bold": True, "num_format": "0.00"})
+        ws = wb.add_worksheet("s")
+        cells = [(r + 1, c, r + 1, c, v, (f1, f2, None)[(r + c) % 3])
+                 for r, v in enumerate([*AWKWARD, float("nan"), float("inf"), None]) for c in (1, 2)]
+        cells += [(0, 1, 0, 9, "title", f2), (40, 0, 44, 0, None, None), (45, 3, 46, 12, 7.5, f1),
+                  (47, 5, 47, 3, "reversed", f1), (48, 20, 48, 20, None, None), (900, 2, 900, 2, "far", None)]
+        workbook._put_cells(ws, cells)
+        wb.close()
+
+    assert_same(write, tmp_path, monkeypatch)
+    wb = fastsheet.FastWorkbook(str(tmp_path / "o.xlsx"), {"in_memory": True})
+    ws = wb.add_worksheet("s")
+    with pytest.raises(Exception, match="overlaps"):
+        workbook._put_cells(ws, [(0, 0, 1, 1, "a", None), (1, 1, 2, 2, "b", None)])
+
+
 def test_styles_are_reused_only_for_the_same_formats(tmp_path, monkeypatch):
     """styles.xml comes from the per-process cache for a workbook with the same formats, and is
     written afresh when a format was changed after add_format (the same properties, then bold)."""

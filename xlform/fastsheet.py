@@ -110,20 +110,24 @@ class FastWorksheet(Worksheet):
             return super().merge_range(first_row, first_col, last_row, last_col, data, cell_format)
         if self._check_dimensions(first_row, first_col) or self._check_dimensions(last_row, last_col):
             return -1
-        cells = [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1)]
-        merged, tables = self.merged_cells, self.table_cells
-        if any(rc in merged or rc in tables for rc in cells):
+        if not self._merge(first_row, first_col, last_row, last_col, cell_format):
             return super().merge_range(first_row, first_col, last_row, last_col, data, cell_format)
-        cell_range = xl_range(first_row, first_col, last_row, last_col)
-        for rc in cells:
-            merged[rc] = cell_range
-        self.merge.append([first_row, first_col, last_row, last_col])
         self._write(first_row, first_col, data, cell_format)
-        if cell_format is not None:          # stock writes no blank without a format
-            table = self.table
-            for r, c in cells[1:]:
-                table[r][c] = CellBlankTuple(cell_format)
         return 0
+
+    def _merge(self, first_row, first_col, last_row, last_col, cell_format) -> bool:
+        # merge_range but for its first cell, dimensions checked by the caller; False on an overlap
+        cells = [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1)]
+        merged = self.merged_cells
+        if not (merged.keys().isdisjoint(cells) and self.table_cells.keys().isdisjoint(cells)):
+            return False
+        merged.update(dict.fromkeys(cells, f"{_COLS[first_col]}{first_row + 1}:{_COLS[last_col]}{last_row + 1}"))
+        self.merge.append([first_row, first_col, last_row, last_col])
+        if cell_format is not None:          # stock writes no blank without a format
+            table, blank = self.table, CellBlankTuple(cell_format)     # immutable: one for all
+            for r, c in cells[1:]:
+                table[r][c] = blank
+        return True
 
     def put_cells(self, cells) -> None:
         """Many cells in one call, each (row, col, last_row, last_col, value, format): a range of more
@@ -138,8 +142,8 @@ class FastWorksheet(Worksheet):
             return self._put_each(cells)
         table, sst = self.table, self.str_table._get_shared_string_index
         for r, c, lr, lc, v, fmt in cells:
-            if lr != r or lc != c:
-                self.merge_range(r, c, lr, lc, None, fmt)
+            if (lr != r or lc != c) and (lr < r or lc < c or not self._merge(r, c, lr, lc, fmt)):
+                self.merge_range(r, c, lr, lc, None, fmt)   # reversed or overlapping: stock's warning or error
             kind = v.__class__
             if kind is str and 0 < len(v) <= 16383:     # longer: stock's UTF-16 length check
                 table[r][c] = CellStringTuple(sst(v), fmt)
@@ -150,9 +154,13 @@ class FastWorksheet(Worksheet):
                 table[r][c] = CellNumberTuple(v, fmt)
             else:
                 self._put_each([(r, c, r, c, v, fmt)])
-        # stock: a blank without a format is no cell and leaves the dimensions alone
+        # the dimensions as stock sets them: both corners of a merged range; a blank without a
+        # format is no cell and leaves them alone
+        merged = [x for x in cells if x[2] != x[0] or x[3] != x[1]]
         rows = [x[0] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
         cols = [x[1] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
+        rows += [x[0] for x in merged] + [x[2] for x in merged]
+        cols += [x[1] for x in merged] + [x[3] for x in merged]
         if rows:
             self._check_dimensions(min(rows), min(cols))
             self._check_dimensions(max(rows), max(cols))
@@ -284,44 +292,48 @@ class StringRows:
     where a tool that edits the metadata finds them as before. In a row, None is no cell and "" an
     empty text cell."""
 
-    _string_rows: list | None = None
+    _string_rows: str | None = None         # the <row> elements, rendered by put_string_rows
 
     def put_string_rows(self, rows: list[list[str | None]], inline_from: int = 0) -> None:
-        used = [(r, [c for c, v in enumerate(row) if v is not None]) for r, row in enumerate(rows)]
-        used = [(r, cols) for r, cols in used if cols]
-        if self._string_rows is not None or self.table or not used:
-            raise ValueError("put_string_rows: once, on an empty sheet, with at least one cell")
+        if self._string_rows is not None or self.table:
+            raise ValueError("put_string_rows: once, on an empty sheet")
         add = self.str_table._get_shared_string_index     # in row order, as write_string would
-        self._string_rows = [[add(v) if c < inline_from and v is not None else v for c, v in enumerate(row)]
-                             for row in rows]
-        self._check_dimensions(used[0][0], min(cols[0] for _, cols in used))
-        self._check_dimensions(used[-1][0], max(cols[-1] for _, cols in used))
+        row_slow, slow, cols = _ROW_SLOW.search, _INLINE_SLOW.search, _COLS
+        out = []
+        used_rows, col_lo, col_hi = [], [], []
+        for r, row in enumerate(rows, start=1):
+            # the usual row has no text that needs escaping: one search over all its inline texts
+            plain = not row_slow("|".join([v for v in row[inline_from:] if v is not None]))
+            cells, first = [], None
+            for c, v in enumerate(row):
+                if v is None:
+                    continue
+                if first is None:
+                    first = c
+                last = c
+                if c < inline_from:
+                    cells.append(f'<c r="{cols[c]}{r}" t="s"><v>{add(v)}</v></c>')
+                elif plain or not slow(v):
+                    cells.append(f'<c r="{cols[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>')
+                else:
+                    cells.append(f'<c r="{cols[c]}{r}" t="inlineStr"><is>{inline_text(v)}</is></c>')
+            if cells:
+                out.append(f'<row r="{r}">{"".join(cells)}</row>')
+                used_rows.append(r - 1)
+                col_lo.append(first)
+                col_hi.append(last)
+        if not out:
+            raise ValueError("put_string_rows: at least one cell")
+        self._string_rows = "".join(out)
+        self._check_dimensions(used_rows[0], min(col_lo))
+        self._check_dimensions(used_rows[-1], max(col_hi))
 
     def _write_sheet_data(self) -> None:
         if self._string_rows is None:
             return super()._write_sheet_data()
         if self.table or self.row_info or self.comments:
             raise ValueError("a sheet written with put_string_rows cannot have other cells or row settings")
-        out = ["<sheetData>"]
-        slow, row_slow, inline = _INLINE_SLOW.search, _ROW_SLOW.search, self._inline
-        for r, row in enumerate(self._string_rows, start=1):
-            texts = [v for v in row if v.__class__ is str]
-            if not row_slow("|".join(texts)):    # the usual row: no cell needs escaping, one search
-                cells = [f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if v.__class__ is str else
-                         f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>'
-                         for c, v in enumerate(row) if v is not None]
-            else:
-                cells = [f'<c r="{_COLS[c]}{r}" t="s"><v>{v}</v></c>' if v.__class__ is int else
-                         f'<c r="{_COLS[c]}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if not slow(v) else
-                         f'<c r="{_COLS[c]}{r}" t="inlineStr"><is>{inline(v)}</is></c>'
-                         for c, v in enumerate(row) if v is not None]
-            if cells:
-                out.append(f'<row r="{r}">{"".join(cells)}</row>')
-        out.append("</sheetData>")
-        self.fh.write("".join(out))
-
-    def _inline(self, text: str) -> str:
-        return inline_text(text)
+        self.fh.write(f"<sheetData>{self._string_rows}</sheetData>")
 
 
 def put_value(ws: Worksheet, row: int, col: int, value, fmt=None) -> None:
