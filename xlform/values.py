@@ -157,9 +157,17 @@ _MAX_WORDS = 8  # longest verb/noun accepted around a number (涉及参保职工
 _SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
 _SIGNS = ((">=", "≥"), ("=>", "≥"), ("≧", "≥"), ("⩾", "≥"),
           ("<=", "≤"), ("=<", "≤"), ("≦", "≤"), ("⩽", "≤"))
+# _SIGNS applied at once: the one-character replacements commute with the others (≥ and ≤ are
+# neither "=" nor "<" nor ">"), and the four with "=" are needed only where there is one
+_EQ_SIGNS = tuple((old, new) for old, new in _SIGNS if "=" in old)
+_ONE_SIGNS = str.maketrans({old: new for old, new in _SIGNS if len(old) == 1})
+_DATE_MARK = re.compile(r"[年月.\-/]")
+_NOT_WORD = re.compile(r"[\W_]")
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])")
 _PERCENT_WORDS = re.compile(rf"百分之(\d+(?:\.\d+)?|[{_CN_CHARS}]+)")
 _EDGE_PUNCT = ",.;:!?、。\"'“”‘’"
+_LEAD_PUNCT = _EDGE_PUNCT.replace(".", "")
+_DASHES = "/\\-—–―─_"
 _TOKEN = re.compile(rf"(?P<a>(?:(?<![\d%.])[+-])?\d+(?:\.\d+)?)|(?P<c>[{_CN_CHARS}]+)")
 _MULTIPLIER = re.compile(r"[十百千]?[万亿]|[百千]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
@@ -207,6 +215,9 @@ def _safe_text(value) -> str:
 
 
 def _parse(value, percent_format: bool, year: int | None) -> Value:
+    if type(value) is str:   # nearly every cell: none of the checks below applies to it
+        text = value.strip()
+        return _parse_text(text, year) if text else Value("blank", text=text)
     text = _safe_text(value)
     if value is None or (isinstance(value, str) and not text):
         return Value("blank", text=text)
@@ -263,8 +274,11 @@ def _number(text, d: Decimal, unit, comparator, noun) -> Value:
 def _normalise(text: str) -> str:
     s = text.replace("㎡", "平方米").replace("m²", "平方米")  # NFKC would make m² into m2
     s = _SPACE.sub("", unicodedata.normalize("NFKC", s))
-    for old, new in _SIGNS:
-        s = s.replace(old, new)
+    if "=" in s:
+        for old, new in _EQ_SIGNS:
+            s = s.replace(old, new)
+    if not s.isascii():
+        s = s.translate(_ONE_SIGNS)
     if "," in s:      # (the two patterns need these: skipping them is only faster)
         s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
     return _PERCENT_WORDS.sub(_percent_words, s) if "百分之" in s else s
@@ -279,10 +293,10 @@ def _percent_words(m: re.Match) -> str:
 
 def _parse_text(text: str, year: int | None) -> Value:
     s = _normalise(text)
-    core = s.rstrip(_EDGE_PUNCT).lstrip(_EDGE_PUNCT.replace(".", ""))  # keep the . of .5
-    if core.lower() in _NA or (core and all(ch in "/\\-—–―─_" for ch in core)):
+    core = s.rstrip(_EDGE_PUNCT).lstrip(_LEAD_PUNCT)  # keep the . of .5
+    if core.lower() in _NA or (core and not core.strip(_DASHES)):   # (only dashes and slashes)
         return Value("na", text=text)
-    key = re.sub(r"[\W_]", "", core)
+    key = _NOT_WORD.sub("", core)
     if key in TIERS:
         return Value("tier", tier=TIERS.index(key), text=text)
     dated = _parse_date(core, text, year)
@@ -492,7 +506,7 @@ def _cn_int(s: str) -> int | None:
 # ---------------------------------------------------------------- dates
 def _parse_date(core: str, text: str, year: int | None) -> Value | None:
     """A Value for date-shaped text, or None when the text is not a date at all."""
-    if not any(mark in core for mark in "年月.-/"):   # every _DATE_PATTERNS needs one; most numbers have none
+    if _DATE_MARK.search(core) is None:   # every _DATE_PATTERNS needs one of 年月.-/; most numbers have none
         return None
     body = _CN_MONTH.sub(lambda m: str(_cn_int(m.group(1)) or m.group(1)), core)
     body, c_pre = _cut_start(body, _DATE_PREFIX)
