@@ -809,7 +809,7 @@ def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
     single cost of reading a returned form. Only for the plain shape writers give it (A1:B1 a header,
     every A:B cell a plain shared string or empty, in row order; the caller has proved every cell
     tag is `<c r="…"` first); None for anything else, which calamine then reads."""
-    if shared is None or any(b"<!" in part or part.find(b"<?", 2) != -1 for part in (xml, shared)):
+    if shared is None or any(_has_markup(part) for part in (xml, shared)):
         return None   # a comment, CDATA or PI (no writer puts one there) could hide or fake cells and strings
     cells = _META_CELL.findall(xml)
     if len(cells) != xml.count(b'<c r="A') + xml.count(b'<c r="B'):   # an A:B cell of another shape
@@ -829,6 +829,19 @@ def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
     if not all(rows.get(1, ("", ""))):   # the header: calamine's area then starts at A1 and is 2+ wide
         return None
     return {key: value for r, (key, value) in rows.items() if r > 1 and key}
+
+
+def _has_markup(part: bytes) -> bool:
+    """b"<!" in part or part.find(b"<?", 2) != -1, by the rare byte first: a one-byte search runs at
+    memchr speed, a two-byte one visits every "<" (a third of a millisecond on a metadata sheet)."""
+    if b"!" in part and b"<!" in part:
+        return True
+    at = part.find(b"?", 3)
+    while at != -1:
+        if part[at - 1] == 0x3C:   # "<"
+            return True
+        at = part.find(b"?", at + 1)
+    return False
 
 
 def _shared_text(strings: list[bytes], index: int) -> str | None:
