@@ -546,3 +546,65 @@ def test_manifest_index_key_order_and_errors(tmp_path):
             ManifestIndex.build(bad, tmp_path / f"bad{n}.manifest.sqlite")
     with pytest.raises(XlformError):
         ManifestIndex.build(tmp_path / "missing.json", tmp_path / "missing.manifest.sqlite")
+
+
+# ---------------------------------------------------------------- rows made as the reports arrive
+
+def test_rows_made_on_arrival_are_what_row_cells_makes():
+    """_Rows.render (one pass, texts remembered) gives the widths measure() keeps and the cells and lines
+    row_cells() makes, for every kind of value a column can get."""
+    import io
+    import marshal
+    import xlsxwriter
+    from xlform.consolidate import (_ROW, _Col, _Formats, _height_attr, _row_height, _Rows, _Sheet)
+    cols = [_Col("文字", "wrap", 8), _Col("编码", "text", 12), _Col("数", "amount", 10), _Col("率", "pct", 8),
+            _Col("序", "int", 5, 4), _Col("状态", "center", 6), _Col("说明", "wrap", 30)]
+    rows = [("很长的一段需要换行显示的文字内容，超过列宽", "450900210340100004007", 1234.5, 0.98765, 3, "达成", "短"),
+            (" 前后有空格 ", "a&b<c>d", -0.5, None, 12, "=1+1", "第一行\n第二行\r\n第三行" * 3),
+            ("第一行\n第二行", "_x0041_ 字面", float("nan"), 1e-12, 0, "", None),
+            ("x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x", "很长" * 40),
+            (None, None, None, None, None, None, ""), (1234567.891, True, "文字", "", 2.5, float("inf"), 7),
+            ("很长的一段需要换行显示的文字内容，超过列宽", "a&b<c>d", True, "文字", "3", 1, "很长" * 40)]
+    fmts = _Formats(xlsxwriter.Workbook(io.BytesIO()))
+    made = _Rows(cols, fmts)
+    widths, xml = made.render(rows)
+    sheet = _Sheet(None, cols, fmts)
+    sheet.layout_at_caps()
+    for r in rows:
+        sheet.measure(r)
+    assert list(marshal.loads(widths)) == [sheet.measured, sheet.lowest, sheet.highest]
+    expected = []
+    for r in rows:
+        cells, lines = sheet.row_cells(r, _ROW)
+        expected.append(f'<row r="{_ROW}"{_height_attr(_row_height(lines))}>{cells}</row>')
+    assert marshal.loads(xml) == expected
+    assert made.narrower(sheet) == []
+
+
+@pytest.mark.parametrize("how", ["none", "wider"])
+def test_rows_made_again_when_the_layout_differs(manifest, tmp_path, monkeypatch, how):
+    """Rows made on arrival are used only where they are exact: with none usable, or made for wider
+    columns than the sheet gets (texts wrap differently), the workbook is the same, byte for byte."""
+    from xlform import consolidate as C
+    plain = tmp_path / "plain.xlsx"
+    consolidate([RETURNED], manifest, plain, jobs=1)
+    used = []
+    put_made = C._Sheet.put_made
+    monkeypatch.setattr(C._Sheet, "put_made", lambda self, *a: used.append(put_made(self, *a)) or used[-1])
+    if how == "none":
+        monkeypatch.setattr(C._Rows, "narrower", lambda self, sheet: None)
+    else:
+        layout_at_caps = C._Sheet.layout_at_caps
+
+        def wider(self):
+            layout_at_caps(self)
+            self._cells = [(start, style, room + 9 if col.header in ("指标内容", "说明") else room)
+                           for (start, style, room), col in zip(self._cells, self.cols)]
+        monkeypatch.setattr(C._Sheet, "layout_at_caps", wider)
+    again = tmp_path / "again.xlsx"
+    consolidate([RETURNED], manifest, again, jobs=1)
+    assert again.read_bytes() == plain.read_bytes()
+    if how == "none":
+        assert used == []
+    else:                   # some files' rows fit the narrower columns, others were made again
+        assert True in used and False in used

@@ -13,10 +13,11 @@ Sheets (docs/consolidate.md):
 How it stays flat in memory for thousands of files: the files are checked in worker processes
 (validate.iter_batch, no annotation); each FileReport, as it arrives, is split into a small slotted
 record kept in memory (identity, scores, funds, counts: ~3 KB a project with its manifest fields) and
-its indicator rows and findings, which go to a temporary SQLite database. The sheets are then written
-in sorted order (主管部门, 项目编码) from the records and that database; 汇总表, 指标明细 and 问题清单
-are written in XlsxWriter's constant_memory mode, so their rows go to disk as they are written (which
-is why 汇总表 is not an Excel table). No run ever holds every workbook, nor every indicator row, nor
+its indicator rows and findings, which go to a temporary SQLite database, with the file's rows of
+指标明细 and 问题清单 already made into XML (_Rows: done while the workers check the next files, not
+after the last one). The sheets are then written in sorted order (主管部门, 项目编码) from the records
+and that database; 汇总表, 指标明细 and 问题清单 are written in XlsxWriter's constant_memory mode, so
+their rows go to disk as they are written (which is why 汇总表 is not an Excel table). No run ever holds every workbook, nor every indicator row, nor
 every row of 汇总表.
 
 Department text is always written as an inline or shared string and the workbook has
@@ -181,27 +182,44 @@ class _Spill:
     """Indicator rows and findings of every file, on disk (SQLite) until the sheets are written.
 
     A file's indicator rows are one marshalled list (one insert per file, read back whole per project):
-    a row per indicator cost more to bind, index and read back than the rows cost to write."""
+    a row per indicator cost more to bind, index and read back than the rows cost to write. With them,
+    the file's rows of 指标明细 and 问题清单 already made into XML (_Rows), when `rows` are given."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, rows: "tuple[_Rows, _Rows] | None" = None):
+        self.detail, self.issues = rows or (None, None)
+        self.marked: set[int] = set()          # files given XF105 after their report came
         self.db = sqlite3.connect(str(folder / "consolidate.sqlite"))
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA cache_size=-16000")      # 16 MB page cache at most
-        self.db.execute("CREATE TABLE ind (seq INTEGER PRIMARY KEY, rows BLOB)")
+        self.db.execute("CREATE TABLE ind (seq INTEGER PRIMARY KEY, rows BLOB, meas BLOB, xml BLOB)")
         self.db.execute("CREATE TABLE fnd (seq INT, k INT, code TEXT, severity TEXT, message TEXT, "
                         "sheet TEXT, cell TEXT)")
+        self.db.execute("CREATE TABLE fxml (seq INTEGER PRIMARY KEY, meas BLOB, xml BLOB)")
         self._pending = 0
 
-    def add(self, seq: int, report: FileReport) -> None:
+    def add(self, seq: int, report: FileReport, entry: "_Entry | None") -> None:
+        """A file's report; `entry`: its project's, if the file is one of the manifest's."""
         rows = [(r.get("number"), _text(r.get("level1")), _text(r.get("level2")), _text(r.get("name")),
                  _text(r.get("target")), _text(r.get("actual")), _real(r.get("completion")),
                  _real(r.get("points")), _real(r.get("score")), _text(r.get("reason")), _text(r.get("status")))
                 for r in report.indicators]
-        self.db.execute("INSERT INTO ind VALUES (?, ?)", (seq, marshal.dumps(rows)))
+        rows.sort(key=_number_order)
+        made = None
+        if self.detail is not None and entry is not None and report.score is not None and rows:
+            head = (entry.department, entry.code, entry.name)
+            made = self.detail.render([(*head, *_detail_values(r)) for r in rows])
+        self.db.execute("INSERT INTO ind VALUES (?, ?, ?, ?)", (seq, marshal.dumps(rows), *(made or (None, None))))
+        if self.issues is not None and report.findings:
+            head = (entry.department, entry.code, entry.name) if entry else ("", report.project_code or "", "")
+            name = Path(report.path).name
+            self.db.execute("INSERT INTO fxml VALUES (?, ?, ?)", (seq, *self.issues.render(
+                [_issue_values(head, name, f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings])))
         self.add_findings(seq, report.findings, start=0)
 
     def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
+        if start < 0:
+            self.marked.add(seq)
         self.db.executemany("INSERT INTO fnd VALUES (?,?,?,?,?,?,?)", [
             (seq, start + k, f.code, f.severity, f.message, f.sheet, f.cell) for k, f in enumerate(findings)])
         self._pending += 1
@@ -218,9 +236,16 @@ class _Spill:
         found = self.db.execute("SELECT rows FROM ind WHERE seq = ?", (seq,)).fetchone()
         return sorted(marshal.loads(found[0]), key=_number_order) if found else []
 
-    def findings(self, seq: int) -> Iterator[tuple]:
+    def made(self, table: str) -> Iterator[tuple[int, bytes]]:
+        """(seq, the widths its rows need) of every file whose rows of a sheet are made (ind or fxml)."""
+        return self.db.execute(f"SELECT seq, meas FROM {table} WHERE meas IS NOT NULL")
+
+    def made_rows(self, table: str, seq: int) -> tuple[bytes, bytes] | None:
+        return self.db.execute(f"SELECT meas, xml FROM {table} WHERE seq = ? AND xml IS NOT NULL", (seq,)).fetchone()
+
+    def findings(self, seq: int, marks_only: bool = False) -> Iterator[tuple]:
         return self.db.execute("SELECT code, severity, message, sheet, cell FROM fnd WHERE seq = ? "
-                               "ORDER BY k, rowid", (seq,))
+                               + ("AND k < 0 " if marks_only else "") + "ORDER BY k, rowid", (seq,))
 
     def close(self) -> None:
         self.db.close()
@@ -288,11 +313,12 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
 
         result = ConsolidateResult(out_path=out, projects=len(entries), files=len(files))
         try:
-            spill = _Spill(work)
+            wb, fmts = _open_workbook(tmp, work)
+            spill = _Spill(work, (_Rows(DETAIL_COLS, fmts), _Rows(ISSUE_COLS, fmts)))
             try:
                 projects, stubs = _collect(files, index.path, entries, forms, spill, result,
                                            jobs=jobs, templates=templates, progress=progress)
-                _write(tmp, created, manifest_path, projects, stubs, spill, result, work)
+                _write(wb, fmts, created, manifest_path, projects, stubs, spill, result)
             finally:
                 spill.close()
             commit()
@@ -313,12 +339,12 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], form
     if progress is not None:
         reports = progress(reports, total=len(files))
     for seq, report in enumerate(reports):
-        spill.add(seq, report)
         counts = {ERROR: 0, WARNING: 0, INFO: 0}
         for f in report.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
         identity = any(f.code in IDENTITY_CODES for f in report.findings)
         in_manifest = bool(report.project_code) and report.project_code in projects and not identity
+        spill.add(seq, report, projects[report.project_code].entry if in_manifest else None)
         stub = _File.of(seq, report, counts, in_manifest)
         if in_manifest:
             projects[report.project_code].files.append(stub)
@@ -402,6 +428,15 @@ class _StreamingWorksheet(Worksheet):
         self._check_dimensions(row, 0)
         self._check_dimensions(row, last_col)
         self.fh.write(f'<row r="{row + 1}"{height_attr}>{cells}</row>')
+
+    def write_rows_xml(self, first: int, last: int, rows: str, last_col: int) -> None:
+        """Append finished <row>s, rows `first` to `last` (nothing is held for the rows between them)."""
+        if first > self.previous_row:
+            self._write_single_row(first)
+        self._check_dimensions(first, 0)
+        self.previous_row = max(self.previous_row, last)
+        self._check_dimensions(last, last_col)
+        self.fh.write(rows)
 
 
 def _clean(text: Any) -> str:
@@ -519,6 +554,15 @@ class _Sheet:
             self.widths.append(width)
             self.ws.set_column(c, c, width)
         self.ws.set_row(0, header_height)
+        self._cell_specs()
+
+    def layout_at_caps(self) -> None:
+        """The layout every column would have at its cap, without a worksheet: rows rendered with it
+        before the widths are known (_Rows) are exact wherever the real layout gives the same room."""
+        self.widths = [round(col.cap + self.PAD, 1) for col in self.cols]
+        self._cell_specs()
+
+    def _cell_specs(self) -> None:
         # per column: the start of its cells' XML, and the room wrapped text has (None: it does not wrap)
         self._last: list[tuple | None] = [None] * len(self.cols)     # (text, its XML, its lines)
         self._cells = [(f'<c r="{xl_col_to_name(c)}', f' s="{self.fmts.cell(col.kind)._get_xf_index()}"',
@@ -554,13 +598,17 @@ class _Sheet:
 
     def _put_xml(self, row: int, values) -> None:
         """put() on a streaming sheet: the same cells, written as one string. Text is always an inline
-        string (never a formula, whatever it reads), escaped as XlsxWriter escapes it. The checks are
-        ordered for the common case (text, then numbers): this runs for every cell of 指标明细, whose
-        rows come sorted by project, so a column's text is often the row above's (its XML is reused)."""
-        r = row + 1
-        cells, lines, last = [], 1, self._last
+        string (never a formula, whatever it reads), escaped as XlsxWriter escapes it."""
+        cells, lines = self.row_cells(values, str(row + 1))
+        self.ws.write_row_xml(row, cells, _height_attr(_row_height(lines)), len(values) - 1)
+
+    def row_cells(self, values, r: str) -> tuple[str, int]:
+        """The XML of `values`' cells in row `r` (a number, or _ROW to be filled in later), and the lines
+        the row needs for them. The checks are ordered for the common case (text, then numbers); a
+        column's text is often the row above's (its XML is reused)."""
+        cells, lines, last, specs = [], 1, self._last, self._cells
         for c, v in enumerate(values):
-            start, style, room = self._cells[c]
+            start, style, room = specs[c]
             kind = type(v)
             if kind is not str and kind is not int and kind is not float and v is not None:
                 v, kind = _plain(v)
@@ -576,7 +624,7 @@ class _Sheet:
                 cells.append(f"{start}{r}\"{style}><v>{v:.16G}</v></c>")
             else:                                   # nothing, "", NaN or infinity
                 cells.append(f"{start}{r}\"{style}/>")
-        self.ws.write_row_xml(row, "".join(cells), _height_attr(_row_height(lines)), len(cells) - 1)
+        return "".join(cells), lines
 
     @staticmethod
     def _text_cell(v: str, style: str, room: float | None) -> tuple[str, int]:
@@ -586,6 +634,46 @@ class _Sheet:
             text = _excel_text(text)
         lines = _lines(text, room) if room is not None else 1
         return f"\"{style} t=\"inlineStr\"><is>{inline_text(text)}</is></c>", lines
+
+    def merge(self, widths: bytes) -> None:
+        """Take in the widths a file's rows need (from _Rows.render)."""
+        measured, lowest, highest = marshal.loads(widths)
+        for c, (m, lo, hi) in enumerate(zip(measured, lowest, highest)):
+            if m > self.measured[c]:
+                self.measured[c] = m
+            if lo < self.lowest[c]:
+                self.lowest[c] = lo
+            if hi > self.highest[c]:
+                self.highest[c] = hi
+
+    @staticmethod
+    def fits(widths: bytes, narrower: list[tuple[int, float]]) -> bool:
+        """Whether rows made at the caps are exact in this layout (see _Rows)."""
+        if not narrower:
+            return True
+        measured = marshal.loads(widths)[0]
+        return all(measured[c] <= room for c, room in narrower)
+
+    def put_made(self, widths: bytes, rows: bytes, narrower: list[tuple[int, float]],
+                 result: ConsolidateResult) -> bool:
+        """Append a file's rows made by _Rows, if they are exact in this layout (else False)."""
+        if not self.fits(widths, narrower):
+            return False
+        rows = marshal.loads(rows)
+        room = min(len(rows), EXCEL_MAX_ROWS - self.row)
+        result.truncated_rows += len(rows) - max(room, 0)
+        if room > 0:
+            first, ROW = self.row, _ROW
+            self.ws.write_rows_xml(first, first + room - 1, "".join([
+                xml.replace(ROW, str(r)) for r, xml in zip(range(first + 1, first + room + 1), rows)]),
+                len(self.cols) - 1)
+            self.row += room
+        return True
+
+    def put_all(self, rows: Iterable, result: ConsolidateResult) -> None:
+        for values in rows:
+            if not self.append(values):
+                result.truncated_rows += 1
 
     def append(self, values) -> bool:
         if self.row >= EXCEL_MAX_ROWS:
@@ -706,16 +794,24 @@ def _year_label(projects: list[_Project]) -> str:
     return f"{years.pop()}年度" if len(years) == 1 else ""
 
 
-def _write(path: Path, created: str, manifest_path: Path, projects: list[_Project], stubs: list[_File],
-           spill: _Spill, result: ConsolidateResult, work: Path) -> None:
+def _open_workbook(path: Path, work: Path) -> tuple[xlsxwriter.Workbook, _Formats]:
+    """The output workbook, opened before the files are checked: 指标明细's rows are made into XML as
+    each file's report arrives (_Rows), which needs the numbers of its cell formats."""
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False, "tmpdir": str(work)})
+    fmts = _Formats(wb)
+    for col in SUMMARY_COLS:     # numbered in the order 汇总表's layout() would (it comes first): same styles.xml
+        fmts.cell(col.kind)._get_xf_index()
+    return wb, fmts
+
+
+def _write(wb: xlsxwriter.Workbook, fmts: _Formats, created: str, manifest_path: Path, projects: list[_Project],
+           stubs: list[_File], spill: _Spill, result: ConsolidateResult) -> None:
     year = _year_label(projects)
     title = f"{year}预算项目绩效自评汇总"
     wb.set_properties({"title": title, "subject": "预算绩效自评汇总", "author": "xlform",
                        "company": "", "created": _created(created),
                        "comments": f"xlform {__version__} · manifest {manifest_path.name}（{created}）"})
-    fmts = _Formats(wb)
     grades = _grades(projects)
     everything, by_dept = _write_summary(wb, fmts, title, projects, result)
     result.grades = {**{g: result.grades.get(g, 0) for g in grades}, **result.grades}
@@ -1111,6 +1207,90 @@ def _write_charts(wb, fmts: _Formats, title: str, depts: list[str], grades: list
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
+_ROW = "\x00"               # a row number still to come: no cell text has it (_ILLEGAL_XML removes it)
+
+
+class _Rows:
+    """A file's rows of a streamed sheet (指标明细, 问题清单) made into XML when its report arrives, while
+    the workers are still checking the files after it, instead of in the serial tail after the last one
+    (that was most of writing the workbook, and with two cores the tail is what -j 2 cannot share).
+
+    The widths are not known yet, so the rows are made with every column at its cap and the row number
+    left as _ROW; kept with them, the widths they need (as _Sheet.measure() keeps them). At the end
+    (_Sheet.put_made) a file's rows are used as they are when the layout has the same cell formats and
+    every wrapping column has the room assumed here, or less but still at least the file's widest text
+    in it (then every text takes as many lines as it has, either way); else they are made again."""
+
+    MEMO = 4096               # texts remembered per column (names, levels, statuses and rules repeat)
+
+    def __init__(self, cols: list[_Col], fmts: _Formats):
+        self.sheet = _Sheet(None, cols, fmts)
+        self.sheet.layout_at_caps()
+        self.cols = [(*self.sheet._cells[c], col.kind, col.kind in _FIXED_POINT, {})
+                     for c, col in enumerate(cols)]
+
+    def render(self, rows: list[tuple]) -> tuple[bytes, bytes]:
+        """(the widths `rows` need, the rows' XML), what measure() and row_cells() would give, in one
+        pass: this runs for every indicator of every file, so a text's XML, lines and width are worked
+        out once while it repeats (tests compare the two ways)."""
+        n = len(self.cols)
+        widest, lowest, highest = [0.0] * n, [math.inf] * n, [-math.inf] * n
+        out, ROW = [], _ROW
+        for row in rows:
+            cells, lines = [], 1
+            for c, v in enumerate(row):
+                start, style, room, kind, ranged, memo = self.cols[c]
+                t = type(v)
+                if t is str:
+                    if not v:
+                        cells.append(f'{start}{ROW}"{style}/>')
+                        continue
+                    hit = memo.get(v)
+                    if hit is None:
+                        if len(memo) >= self.MEMO:
+                            memo.clear()
+                        xml, n_lines = _Sheet._text_cell(v, style, room)
+                        hit = memo[v] = (f"{start}{ROW}{xml}", n_lines, max(_line_units(_clean(v))))
+                    cells.append(hit[0])
+                    if hit[1] > lines:
+                        lines = hit[1]
+                    if hit[2] > widest[c]:
+                        widest[c] = hit[2]
+                    continue
+                if v is None:
+                    cells.append(f'{start}{ROW}"{style}/>')
+                    continue
+                if ranged and (t is float or t is int):
+                    if v < lowest[c]:
+                        lowest[c] = v
+                    if v > highest[c]:
+                        highest[c] = v
+                elif v != "":
+                    widest[c] = max(widest[c], *_line_units(_shown(v, kind)))
+                if t is not float and t is not int:
+                    v, t = _plain(v)
+                if t is str:             # something else written as its text (True): the general way
+                    xml, n_lines = _Sheet._text_cell(v, style, room) if v else (f'"{style}/>', 1)
+                    cells.append(f"{start}{ROW}{xml}")
+                    lines = max(lines, n_lines)
+                elif t is int or math.isfinite(v):
+                    if room is not None:
+                        lines = max(lines, _lines(_shown_number(v, "wrap"), room))
+                    cells.append(f'{start}{ROW}"{style}><v>{v:.16G}</v></c>')
+                else:
+                    cells.append(f'{start}{ROW}"{style}/>')
+            out.append(f'<row r="{ROW}"{_height_attr(_row_height(lines))}>{"".join(cells)}</row>')
+        return marshal.dumps((widest, lowest, highest)), marshal.dumps(out)
+
+    def narrower(self, sheet: "_Sheet") -> list[tuple[int, float]] | None:
+        """The columns `sheet`'s layout gives less room than the rows were made with, and that room;
+        None if its cells are not those the rows were made with (then none can be used)."""
+        made = self.sheet._cells
+        if [m[:2] for m in made] != [c[:2] for c in sheet._cells]:
+            return None
+        return [(c, cell[2]) for c, (cell, m) in enumerate(zip(sheet._cells, made)) if cell[2] != m[2]]
+
+
 # ---- 指标明细
 
 DETAIL_COLS = [
@@ -1122,29 +1302,51 @@ DETAIL_COLS = [
 ]
 
 
-def _detail_rows(projects: list[_Project], spill: _Spill) -> Iterator[list[Any]]:
-    for p in projects:
-        f = p.primary
-        if f is None or not f.scored:
-            continue
-        e = p.entry
-        for (n, level1, level2, name, target, actual, completion, points, score, reason,
-             status) in spill.indicators(f.seq):
-            na = status == "na"
-            yield [e.department, e.code, e.name, n, level1, level2, name, target, actual,
-                   completion, None if na else points, None if na else score, reason,
-                   INDICATOR_STATUS.get(status, status)]
+def _detail_values(row: tuple) -> tuple:
+    """指标明细's cells after the project's (主管部门, 项目编码, 项目名称), from a spilled indicator row."""
+    n, level1, level2, name, target, actual, completion, points, score, reason, status = row
+    na = status == "na"
+    return (n, level1, level2, name, target, actual, completion, None if na else points,
+            None if na else score, reason, INDICATOR_STATUS.get(status, status))
 
 
 def _write_details(wb, fmts: _Formats, title: str, projects: list[_Project], spill: _Spill,
                    result: ConsolidateResult) -> None:
+    """A row per indicator of each project's file (the one 汇总表 uses), made when the file came (_Rows)."""
     ws = wb.add_worksheet(DETAIL, worksheet_class=_StreamingWorksheet)
-    result.indicator_rows = _stream(ws, DETAIL_COLS, fmts, lambda: _detail_rows(projects, spill), result)
+    used = {p.primary.seq: p for p in projects if p.primary is not None and p.primary.scored}
+    sheet = _Sheet(ws, DETAIL_COLS, fmts)
+    made_seqs = set()
+    for seq, widths in spill.made("ind"):
+        if seq in used:
+            sheet.merge(widths)
+            made_seqs.add(seq)
+    for seq, p in used.items():              # a file whose rows were not made (none in a normal run)
+        if seq not in made_seqs:
+            for values in _detail_rows(p, spill):
+                sheet.measure(values)
+    sheet.layout()
+    sheet.header()
+    narrower = spill.detail.narrower(sheet) if spill.detail is not None else None
+    for p in projects:
+        if p.primary is not None and p.primary.seq in used:
+            seq = p.primary.seq
+            made = spill.made_rows("ind", seq) if narrower is not None and seq in made_seqs else None
+            if made is None or not sheet.put_made(*made, narrower, result):
+                sheet.put_all(_detail_rows(p, spill), result)
+    result.indicator_rows = sheet.row - 1
+    ws.autofilter(0, 0, max(sheet.row - 1, 0), len(DETAIL_COLS) - 1)
     _status_colors(ws, fmts, DETAIL_COLS, "状态", result.indicator_rows, (
         ("未达成", "red"), ("超支", "red"), ("未填", "red"), ("需复核", "amber"), ("无法识别", "amber"),
         ("待确认", "blue"), ("不适用", "grey")))
     ws.freeze_panes(1, 3)
     _print_setup(ws, f"{title}·指标明细")
+
+
+def _detail_rows(p: _Project, spill: _Spill) -> Iterator[tuple]:
+    e = p.entry
+    for row in spill.indicators(p.primary.seq):
+        yield (e.department, e.code, e.name, *_detail_values(row))
 
 
 # ---- 问题清单
@@ -1157,48 +1359,54 @@ ISSUE_COLS = [
 ]
 
 
-def _issue_rows(order: list[tuple[_File, _Entry | None]], spill: _Spill) -> Iterator[list[Any]]:
-    for f, entry in order:
-        dept = entry.department if entry else ""
-        code = entry.code if entry else (f.code or "")
-        name = entry.name if entry else ""
-        for code_, severity, message, sheet, cell in spill.findings(f.seq):
-            rule = CATALOGUE.get(code_)
-            yield [dept, code, name, f.name, sheet, cell, code_, SEVERITY_ZH.get(severity, severity),
-                   rule.title if rule else "", message]
+def _issue_values(head: tuple, file_name: str, code: str, severity: str, message: str, sheet, cell) -> tuple:
+    rule = CATALOGUE.get(code)
+    return (*head, file_name, sheet, cell, code, SEVERITY_ZH.get(severity, severity),
+            rule.title if rule else "", message)
+
+
+def _issue_rows(f: _File, entry: _Entry | None, spill: _Spill, marks_only: bool = False) -> Iterator[tuple]:
+    head = (entry.department, entry.code, entry.name) if entry else ("", f.code or "", "")
+    for code, severity, message, sheet, cell in spill.findings(f.seq, marks_only):
+        yield _issue_values(head, f.name, code, severity, message, sheet, cell)
 
 
 def _write_issues(wb, fmts: _Formats, title: str, projects: list[_Project], stubs: list[_File], spill: _Spill,
                   result: ConsolidateResult) -> None:
+    """Every finding of every file: its XF105 (known only once every file came), then its own findings,
+    made when the file came (_Rows)."""
     ws = wb.add_worksheet(ISSUES, worksheet_class=_StreamingWorksheet)
     order: list[tuple[_File, _Entry | None]] = []
     for p in projects:                       # each project's files, the one 汇总表 uses first
         rest = sorted((f for f in p.files if f is not p.primary), key=_File.sort_key)
         order += [(f, p.entry) for f in ([p.primary] if p.primary else []) + rest]
     order += [(f, None) for f in sorted((s for s in stubs if not s.in_manifest), key=_File.sort_key)]
-    result.finding_rows = _stream(ws, ISSUE_COLS, fmts, lambda: _issue_rows(order, spill), result)
+    sheet = _Sheet(ws, ISSUE_COLS, fmts)
+    made_seqs = set()
+    for seq, widths in spill.made("fxml"):
+        sheet.merge(widths)
+        made_seqs.add(seq)
+    for f, entry in order:
+        if f.seq in spill.marked or f.seq not in made_seqs:
+            for values in _issue_rows(f, entry, spill, marks_only=f.seq in made_seqs):
+                sheet.measure(values)
+    sheet.layout()
+    sheet.header()
+    narrower = spill.issues.narrower(sheet) if spill.issues is not None else None
+    for f, entry in order:
+        made = spill.made_rows("fxml", f.seq) if narrower is not None and f.seq in made_seqs else None
+        if made is not None and sheet.fits(made[0], narrower):
+            if f.seq in spill.marked:
+                sheet.put_all(_issue_rows(f, entry, spill, marks_only=True), result)
+            sheet.put_made(*made, narrower, result)
+        else:
+            sheet.put_all(_issue_rows(f, entry, spill), result)
+    result.finding_rows = sheet.row - 1
+    ws.autofilter(0, 0, max(sheet.row - 1, 0), len(ISSUE_COLS) - 1)
     _status_colors(ws, fmts, ISSUE_COLS, "级别", result.finding_rows,
                    (("错误", "red"), ("警告", "amber"), ("提示", "blue")))
     ws.freeze_panes(1, 0)
     _print_setup(ws, f"{title}·问题清单")
-
-
-def _stream(ws, cols: list[_Col], fmts: _Formats, rows: Callable[[], Iterator[list[Any]]],
-            result: ConsolidateResult) -> int:
-    """Write a long sheet in two passes over the spilled rows: widths first, then the rows in order."""
-    sheet = _Sheet(ws, cols, fmts)
-    for values in rows():
-        sheet.measure(values)
-    sheet.layout()
-    sheet.header()
-    written = 0
-    for values in rows():
-        if sheet.append(values):
-            written += 1
-        else:
-            result.truncated_rows += 1
-    ws.autofilter(0, 0, max(sheet.row - 1, 0), len(cols) - 1)
-    return written
 
 
 def _status_colors(ws, fmts: _Formats, cols: list[_Col], header: str, n_rows: int,
