@@ -5,8 +5,8 @@ A reader, a crash or a second run never sees half a file, and the target is repl
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -33,19 +33,22 @@ def atomic_open(target: Path, mode: str = "wb", encoding: str | None = None) -> 
             os.unlink(tmp)
 
 
+_serial = itertools.count()
+
+
 def _temp_beside(target: Path) -> tuple[int, str]:
+    # created 0666 minus the umask, as any new file is (mkstemp's 0600 would need a chmod, and a
+    # shared folder, a copy or the zip of a department's workbooks must stay readable by others);
+    # unique per process and call, O_EXCL never opens someone else's file
     target.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=".~", suffix=target.suffix, dir=target.parent)
+    for _ in range(100):
+        tmp = os.path.join(target.parent, f".~{os.getpid()}-{next(_serial)}{target.suffix}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:     # left behind by an earlier process with the same pid
+            continue
+    raise FileExistsError(f"no free temp name beside {target}")
 
 
 def _commit(tmp: str, target: Path) -> None:
-    # mkstemp makes the file 0600; give it the mode any new file gets (umask), so a shared folder,
-    # a copy or the zip of a department's workbooks stays readable by others
-    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, target)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -16,7 +16,6 @@ workbook). After upgrading XlsxWriter: run that test, then add the version.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
@@ -464,7 +463,8 @@ class FastWorkbook(Workbook):
                 _FORMAT_TEMPLATES.clear()
             template = _FORMAT_TEMPLATES[key] = KeyedFormat(props)
             template.__dict__["_xlform_key"] = key      # KeyedFormat: set last, Format() sets ~60
-        fmt = copy.copy(template)
+        fmt = KeyedFormat.__new__(KeyedFormat)      # copy.copy, without its generic machinery
+        fmt.__dict__.update(template.__dict__)
         fmt.xf_format_indices, fmt.dxf_format_indices = self.xf_format_indices, self.dxf_format_indices
         self.formats.append(fmt)
         return fmt

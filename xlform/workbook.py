@@ -7,6 +7,7 @@ open exactly where the template was, and validates again like any returned workb
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,12 +222,18 @@ def _print_setup(ws, layout: Layout) -> None:
 FIELD_COLUMNS = ("name", "role", "label", "input", "indicator", "group")
 
 
+@functools.lru_cache(maxsize=256)
+def _group_text(group: tuple[int, ...]) -> str:
+    """(0, 1) -> "1.2": the 一级.二级 indicator group, numbered from 1."""
+    return ".".join(str(g + 1) for g in group)
+
+
 def _write_meta(wb, meta: dict[str, str], password: str | None, layout: Layout) -> None:
     """Columns A:B hold key/value metadata; D:I the field catalogue (the contract for other tools)."""
     # one row per field; None where a field has no value (no cell)
     catalogue = [[f.defined_name, f.role, str(f.label) or None, f.input or None,
                   None if f.indicator is None else str(f.indicator),
-                  None if f.group is None else ".".join([str(g + 1) for g in f.group])]
+                  None if f.group is None else _group_text(f.group)]
                  for f in layout.fields.values()]
     pairs = [["key", "value"], *[[k, str(v)] for k, v in meta.items()]]
     rows_class = getattr(wb, "string_rows_class", None)
