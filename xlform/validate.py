@@ -119,15 +119,13 @@ def _values(layout: Layout, data: WorkbookData, located: dict[str, tuple[str, in
     points at no sheet) where the named cells around it say its row and column went (`place`)."""
     values, where, missing = {}, {}, []
     sheets, deleted = data.sheets, data.deleted_names
-    last, sd = None, None
     for name, f in layout.fields.items():
         loc = located.get(name)
         if loc is None:
             missing.append(name)
             loc = (place.sheet, *place.at(f.row, f.col))
         sheet, row, col = loc
-        if sheet is not last:
-            last, sd = sheet, sheets.get(sheet)
+        sd = sheets.get(sheet)
         # a name turned #REF!: its cell was deleted, whatever is at the inferred spot now is not it
         values[name] = None if sd is None or (deleted and f.defined_name in deleted) else sd.value(row, col)
         where[name] = (sheet, cell_ref(row, col))
