@@ -34,7 +34,9 @@ import functools
 import gc
 import marshal
 import math
+import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -429,14 +431,31 @@ class _StreamingWorksheet(Worksheet):
         self._check_dimensions(row, last_col)
         self.fh.write(f'<row r="{row + 1}"{height_attr}>{cells}</row>')
 
-    def write_rows_xml(self, first: int, last: int, rows: str, last_col: int) -> None:
-        """Append finished <row>s, rows `first` to `last` (nothing is held for the rows between them)."""
+    def write_rows_xml(self, first: int, last: int, rows: bytes, last_col: int) -> None:
+        """Append finished <row>s, rows `first` to `last` (nothing is held for the rows between them),
+        as UTF-8: written past the text layer, as encoding 20 MB of 指标明细 again cost 0.1 s."""
         if first > self.previous_row:
             self._write_single_row(first)
         self._check_dimensions(first, 0)
         self.previous_row = max(self.previous_row, last)
         self._check_dimensions(last, last_col)
-        self.fh.write(rows)
+        self.fh.flush()                       # what was written as text goes first
+        self.fh.buffer.write(rows)
+
+    def _write_optimized_sheet_data(self) -> None:
+        """XlsxWriter's copy of the rows into the sheet's XML, as bytes (it decodes and encodes them)."""
+        out = getattr(self.fh, "buffer", None)
+        if self.dim_rowmin is None or out is None:
+            super()._write_optimized_sheet_data()
+            return
+        self._xml_start_tag("sheetData")
+        self.fh.flush()
+        self.row_data_fh.flush()
+        self.row_data_fh.buffer.seek(0)
+        shutil.copyfileobj(self.row_data_fh.buffer, out, 1 << 20)
+        self.row_data_fh.close()
+        os.unlink(self.row_data_filename)
+        self._xml_end_tag("sheetData")
 
 
 def _clean(text: Any) -> str:
@@ -659,13 +678,13 @@ class _Sheet:
         """Append a file's rows made by _Rows, if they are exact in this layout (else False)."""
         if not self.fits(widths, narrower):
             return False
-        rows = marshal.loads(rows)
+        rows = rows.split(b"\x01")
         room = min(len(rows), EXCEL_MAX_ROWS - self.row)
         result.truncated_rows += len(rows) - max(room, 0)
         if room > 0:
-            first, ROW = self.row, _ROW
-            self.ws.write_rows_xml(first, first + room - 1, "".join([
-                xml.replace(ROW, str(r)) for r, xml in zip(range(first + 1, first + room + 1), rows)]),
+            first = self.row
+            self.ws.write_rows_xml(first, first + room - 1, b"".join([
+                xml.replace(b"\x00", b"%d" % r) for r, xml in zip(range(first + 1, first + room + 1), rows)]),
                 len(self.cols) - 1)
             self.row += room
         return True
@@ -1208,6 +1227,7 @@ def _write_charts(wb, fmts: _Formats, title: str, depts: list[str], grades: list
 
 
 _ROW = "\x00"               # a row number still to come: no cell text has it (_ILLEGAL_XML removes it)
+_NEXT = "\x01"              # between rows made by _Rows.render
 
 
 class _Rows:
@@ -1280,7 +1300,8 @@ class _Rows:
                 else:
                     cells.append(f'{start}{ROW}"{style}/>')
             out.append(f'<row r="{ROW}"{_height_attr(_row_height(lines))}>{"".join(cells)}</row>')
-        return marshal.dumps((widest, lowest, highest)), marshal.dumps(out)
+        # UTF-8 already, one row after another (no cell text has _NEXT: _ILLEGAL_XML removes it)
+        return marshal.dumps((widest, lowest, highest)), _NEXT.join(out).encode()
 
     def narrower(self, sheet: "_Sheet") -> list[tuple[int, float]] | None:
         """The columns `sheet`'s layout gives less room than the rows were made with, and that room;
