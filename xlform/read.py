@@ -658,6 +658,18 @@ def _entity(m: re.Match) -> str:
     return chr(int(ref[2:], 16) if ref[1] == "x" else int(ref[1:]))
 
 
+@functools.lru_cache(maxsize=8192)
+def _defined_name(attrs_text: str, after: str) -> tuple[str | None, tuple[str, int, int] | None, bool]:
+    """(name, (sheet, row, col) it refers to, whether it is #REF!) of a workbook-level defined name
+    found by _DEFINED_NAME; (None, None, False) for a sheet-local one. Cached like _parts: the
+    same few hundred names recur in every file of a form."""
+    attrs, text = _parts(attrs_text, after)
+    if attrs.get("localSheetId") is not None:
+        return None, None, False
+    ref = _parse_ref(text or "")
+    return attrs.get("name"), ref, not ref and "#REF!" in (text or "")
+
+
 def _book_xml(pkg: _Package) -> str:
     book = _xml_text(pkg, "xl/workbook.xml")
     if book is None:
@@ -750,14 +762,12 @@ def read_workbook(path: str | Path, sheets: list[str] | None = None) -> Workbook
 def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> WorkbookData:
     book = _book_xml(pkg)
     names, deleted = {}, set()
-    for attrs, text in _elements(_DEFINED_NAME, book):
-        if attrs.get("localSheetId") is not None:
-            continue
-        ref = _parse_ref(text or "")
+    for found in _DEFINED_NAME.findall(book):
+        name, ref, gone = _defined_name(*found)
         if ref:
-            names[attrs.get("name")] = ref
-        elif "#REF!" in (text or ""):
-            deleted.add(attrs.get("name"))
+            names[name] = ref
+        elif gone:
+            deleted.add(name)
     rels = _relationships(pkg)
     sheet_parts = _sheet_parts(pkg, book, rels)
     props = _properties(pkg)
