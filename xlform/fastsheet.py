@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import xlsxwriter
 from xlsxwriter.app import App
 from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_range
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet
 
-# zlib level of every member: 1 is about a third faster than XlsxWriter's default 6 on these
-# XML parts and makes a workbook about 10 % larger (17 -> 19 KB for a form)
-ZIP_LEVEL = 1
+from .xlsxzip import write_zip
 
 # versions whose internals tests/test_fastsheet.py compares byte for byte with the stock writers
 SUPPORTED = ("3.3.1",)
@@ -486,10 +483,9 @@ class FastWorkbook(Workbook):
         return FastPackager()
 
     def _store_workbook(self) -> None:
-        # stock (XlsxWriter 3.3.1) for an in-memory workbook, each member deflated at ZIP_LEVEL
+        # stock (XlsxWriter 3.3.1) for an in-memory workbook, the container written by xlsxzip
         if not self.in_memory:
             return super()._store_workbook()
-        xlsx_file = ZipFile(self.filename, "w", compression=ZIP_DEFLATED, allowZip64=self.allow_zip64)
         packager = self._get_packager()
         if not self.worksheets():
             self.add_worksheet()
@@ -513,9 +509,10 @@ class FastWorkbook(Workbook):
         packager._add_workbook(self)
         packager._set_tmpdir(self.tmpdir)
         packager._set_in_memory(self.in_memory)
-        for data, xml_filename, is_binary in packager._create_package():
-            zipinfo = ZipInfo(xml_filename, (1980, 1, 1, 0, 0, 0))
-            zipinfo.compress_type = ZIP_DEFLATED
-            data = data.getvalue()
-            xlsx_file.writestr(zipinfo, data if is_binary else data.encode("utf-8"), compresslevel=ZIP_LEVEL)
-        xlsx_file.close()
+        members = [(name, data.getvalue() if is_binary else data.getvalue().encode("utf-8"))
+                   for data, name, is_binary in packager._create_package()]
+        if hasattr(self.filename, "write"):
+            write_zip(self.filename, members)
+        else:
+            with open(self.filename, "wb") as fh:
+                write_zip(fh, members)
