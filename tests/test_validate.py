@@ -261,6 +261,21 @@ def test_workers_of_a_batch_inherit_what_the_parent_loaded(manifest, tmp_path):
         v._WORKER.clear()
 
 
+
+def test_a_batch_gives_back_what_it_froze_and_leaves_others_frozen(manifest):
+    import gc
+    from xlform import validate as v
+    files = sorted(RETURNED.glob("*.xlsx"))[:3]
+    v.run_batch(files, manifest, [None] * len(files), jobs=1, templates=None, progress=None)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        v.run_batch(files, manifest, [None] * len(files), jobs=1, templates=None, progress=None)
+        assert gc.get_freeze_count() > 0     # (some of them freed meanwhile, none given back)
+    finally:
+        gc.unfreeze()
+
+
 # ---------------------------------------------------------------- tampering
 
 def test_tampered_sample_reports_issued_and_returned_values(batch):

@@ -5,6 +5,7 @@ returned files are only read; annotated copies and the JSON report are written a
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import itertools
@@ -403,8 +404,9 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
     jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1 or len(files) <= 2:
         _init_worker(str(manifest_path), tdirs)
-        for a in args:
-            yield _run_one(a)
+        with _gc_frozen():   # the manifest's million objects: not traversed by every full collection
+            for a in args:
+                yield _run_one(a)
         return
     size = max(1, min(16, len(args) // (jobs * 4) or 1))
     chunks = iter([args[i:i + size] for i in range(0, len(args), size)])
@@ -415,12 +417,9 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
             pending: deque = deque()
             # the workers are forked at the first submit: frozen, the objects they inherit are not
             # traversed by their garbage collector (which would also copy every page it touches)
-            gc.freeze()
-            try:
+            with _gc_frozen():
                 for chunk in itertools.islice(chunks, jobs * 4):
                     pending.append(ex.submit(_run_chunk, chunk))
-            finally:
-                gc.unfreeze()
             while pending:
                 done = pending.popleft().result()
                 nxt = next(chunks, None)
@@ -429,6 +428,21 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
                 yield from done
     finally:
         _INHERITED.clear()
+
+
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """The objects alive now (the manifest, the specs) set aside from the cyclic garbage collector
+    for the block (gc.freeze), and given back after it; nothing is done when someone else froze
+    objects already (unfreezing would give back theirs too)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:
