@@ -226,6 +226,10 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     projects: dict[str, Project] = {}
     first_values: dict[tuple[str, str], tuple[Any, int]] = {}
     bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
+    # a project's own cells repeat on each of its indicator rows as the very same objects (_shared):
+    # one that was fine on the row above is fine again, and is not cleaned and compared again
+    above: list[Any] = []
+    above_code, above_fine = None, set()
     for r_no, row in enumerate(rows[1:], start=2):
         # a blank row: text that is only spaces, or nothing (what str(c).strip() found, without str())
         if not any(c.strip() if c.__class__ is str else c is not None and str(c).strip() for c in row):
@@ -252,9 +256,17 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
         elif proj.form_id != form_id:
             problem(r_no, where(FORM), f"项目 {code} 前后使用了不同的表单（{proj.form_id} / {form_id}）")
             continue
+        fine = set()
+        same = code == above_code
         for fs, i in sourced[form_id]:
-            raw = _clean(row[i]) if i is not None and i < len(row) else ""
+            if i is None or i >= len(row):
+                continue
+            if same and fs.name in above_fine and i < len(above) and row[i] is above[i]:
+                fine.add(fs.name)
+                continue
+            raw = _clean(row[i])
             if raw == "":
+                fine.add(fs.name)
                 continue
             value: Any = raw
             if fs.type == "amount":
@@ -274,11 +286,15 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
             if seen is None:
                 first_values[(code, fs.name)] = (value, r_no)
                 proj.fields[fs.name] = value
-            elif seen[0] != value and fs.name == "project_name":
+                fine.add(fs.name)
+            elif seen[0] == value:
+                fine.add(fs.name)
+            elif fs.name == "project_name":
                 problem(r_no, where(CODE), f"项目编码 {code} 重复：第{seen[1]}行是“{seen[0]}”，本行是“{value}”")
-            elif seen[0] != value:
+            else:
                 problem(r_no, where(fs.source),
                         f"项目 {code} 的“{fs.source}”与第{seen[1]}行不一致（“{seen[0]}” / “{value}”）")
+        above, above_code, above_fine = row, code, fine
         _indicator(spec, proj, row, r_no, cell, where, problem)
 
     for proj in projects.values():
