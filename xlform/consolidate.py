@@ -185,7 +185,9 @@ class _Spill:
 
     A file's indicator rows are one marshalled list (one insert per file, read back whole per project):
     a row per indicator cost more to bind, index and read back than the rows cost to write. With them,
-    the file's rows of 指标明细 and 问题清单 already made into XML (_Rows), when `rows` are given."""
+    the file's rows of 指标明细 and 问题清单 already made into XML (_Rows), when `rows` are given: the
+    XML in a plain file beside the database (written and read once: in SQLite it would only fill the
+    page cache, 16 MB more memory; in the file it is the system's cache)."""
 
     def __init__(self, folder: Path, rows: "tuple[_Rows, _Rows] | None" = None):
         self.detail, self.issues = rows or (None, None)
@@ -194,11 +196,13 @@ class _Spill:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA cache_size=-16000")      # 16 MB page cache at most
-        self.db.execute("CREATE TABLE ind (seq INTEGER PRIMARY KEY, rows BLOB, meas BLOB, xml BLOB)")
+        self.db.execute("CREATE TABLE ind (seq INTEGER PRIMARY KEY, rows BLOB, meas BLOB, xml INT, size INT)")
         self.db.execute("CREATE TABLE fnd (seq INT, k INT, code TEXT, severity TEXT, message TEXT, "
                         "sheet TEXT, cell TEXT)")
-        self.db.execute("CREATE TABLE fxml (seq INTEGER PRIMARY KEY, meas BLOB, xml BLOB)")
+        self.db.execute("CREATE TABLE fxml (seq INTEGER PRIMARY KEY, meas BLOB, xml INT, size INT)")
         self._pending = 0
+        self.xml = open(folder / "rows.xml", "w+b")       # noqa: SIM115 - closed in close()
+        self._xml_end = 0
 
     def add(self, seq: int, report: FileReport, entry: "_Entry | None") -> None:
         """A file's report; `entry`: its project's, if the file is one of the manifest's."""
@@ -211,12 +215,12 @@ class _Spill:
         if self.detail is not None and entry is not None and report.score is not None and rows:
             head = (entry.department, entry.code, entry.name)
             made = self.detail.render([(*head, *_detail_values(r)) for r in rows])
-        self.db.execute("INSERT INTO ind VALUES (?, ?, ?, ?)", (seq, marshal.dumps(rows), *(made or (None, None))))
+        self.db.execute("INSERT INTO ind VALUES (?, ?, ?, ?, ?)", (seq, marshal.dumps(rows), *self._keep(made)))
         if self.issues is not None and report.findings:
             head = (entry.department, entry.code, entry.name) if entry else ("", report.project_code or "", "")
             name = Path(report.path).name
-            self.db.execute("INSERT INTO fxml VALUES (?, ?, ?)", (seq, *self.issues.render(
-                [_issue_values(head, name, f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings])))
+            self.db.execute("INSERT INTO fxml VALUES (?, ?, ?, ?)", (seq, *self._keep(self.issues.render(
+                [_issue_values(head, name, f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings]))))
         self.add_findings(seq, report.findings, start=0)
 
     def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
@@ -242,8 +246,24 @@ class _Spill:
         """(seq, the widths its rows need) of every file whose rows of a sheet are made (ind or fxml)."""
         return self.db.execute(f"SELECT seq, meas FROM {table} WHERE meas IS NOT NULL")
 
+    def _keep(self, made: tuple[bytes, bytes] | None) -> tuple:
+        """(widths, where the XML is, its size) to store for rows made by _Rows.render."""
+        if made is None:
+            return None, None, None
+        widths, xml = made
+        at = self._xml_end
+        self.xml.write(xml)
+        self._xml_end += len(xml)
+        return widths, at, len(xml)
+
     def made_rows(self, table: str, seq: int) -> tuple[bytes, bytes] | None:
-        return self.db.execute(f"SELECT meas, xml FROM {table} WHERE seq = ? AND xml IS NOT NULL", (seq,)).fetchone()
+        found = self.db.execute(f"SELECT meas, xml, size FROM {table} WHERE seq = ? AND xml IS NOT NULL",
+                                (seq,)).fetchone()
+        if found is None:
+            return None
+        if self.xml.tell() != found[1]:
+            self.xml.seek(found[1])
+        return found[0], self.xml.read(found[2])
 
     def findings(self, seq: int, marks_only: bool = False) -> Iterator[tuple]:
         return self.db.execute("SELECT code, severity, message, sheet, cell FROM fnd WHERE seq = ? "
@@ -251,6 +271,7 @@ class _Spill:
 
     def close(self) -> None:
         self.db.close()
+        self.xml.close()
 
 
 def _text(v: Any) -> str | None:
@@ -1241,7 +1262,7 @@ class _Rows:
     every wrapping column has the room assumed here, or less but still at least the file's widest text
     in it (then every text takes as many lines as it has, either way); else they are made again."""
 
-    MEMO = 4096               # texts remembered per column (names, levels, statuses and rules repeat)
+    MEMO = 1024               # texts remembered per column (names, levels, statuses and rules repeat)
 
     def __init__(self, cols: list[_Col], fmts: _Formats):
         self.sheet = _Sheet(None, cols, fmts)
