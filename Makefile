@@ -3,10 +3,11 @@
 #   make bench BENCH_ARGS="--consolidate-scale 10000 --wait-quiet 120"   as in docs/performance.md
 #   make bench-quick               N = 100: only checks that it runs (CI)
 #   make bench-paired              the floor ratios file by file in one process (after make bench)
+#   make bench-sample              where each stage's time goes, sampled by py-spy (after make bench; pip install py-spy)
 PY := $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick bench-paired
+.PHONY: bench bench-quick bench-paired bench-sample
 
 bench:
 	$(PY) bench/bench.py $(BENCH_ARGS)
@@ -16,3 +17,7 @@ bench-quick:
 
 bench-paired:
 	$(PY) bench/paired.py --work build/bench/n1000 $(PAIRED_ARGS)
+
+bench-sample:
+	for stage in generate check write consolidate; do \
+		$(PY) bench/sample.py --work build/bench/n1000 --stage $$stage $(SAMPLE_ARGS) || exit 1; done

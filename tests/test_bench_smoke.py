@@ -40,3 +40,23 @@ def test_bench_runs_every_stage(tmp_path):
                         "--reps", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "generate" in p.stdout and "check" in p.stdout and "annotate" in p.stdout
+    # the loops bench/sample.py runs under py-spy (py-spy itself is not a dependency)
+    for stage in ("generate", "check", "annotate", "write", "consolidate"):
+        p = subprocess.run([sys.executable, str(ROOT / "bench" / "sample.py"), "--child", "--work", str(work),
+                            "--stage", stage, "--files", "3", "--seconds", "0"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+        assert p.returncode == 0, stage + p.stdout[-3000:] + p.stderr[-3000:]
+
+
+def test_sampled_profile_is_counted_inside_the_stage(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import sample
+    raw = tmp_path / "x.raw"
+    raw.write_text("<module> (a.py:1);render_project (/r/xlform/generate.py:5);_write (/r/xlform/workbook.py:9) 30\n"
+                   "<module> (a.py:1);render_project (/r/xlform/generate.py:5) 10\n"
+                   "<module> (a.py:1);import (b.py:2) 60\n", encoding="utf-8")
+    total, inclusive, own = sample.aggregate(raw, "render_project", 10)
+    assert total == 40                                   # the import's 60 samples are outside the stage
+    assert inclusive[0] == (1.0, "render_project  xlform/generate.py")
+    assert dict((k, v) for v, k in own) == {"_write  xlform/workbook.py": 0.75,
+                                             "render_project  xlform/generate.py": 0.25}
