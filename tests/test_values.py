@@ -452,3 +452,24 @@ def test_round_trip_from_triples(comparator, data, number, unit, noun, spaced):
     assert v.unit == expected_unit
     assert math.isclose(v.number, expected, rel_tol=1e-9, abs_tol=1e-12)
     _assert_round_trip(v)
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["", "≥", "≤", ">", "<", "="]),
+       st.from_regex(r"\d{1,9}(\.\d{1,6})?", fullmatch=True),
+       st.sampled_from(["", *sorted(__import__("xlform.values", fromlist=["_UNITS"])._UNITS)]),
+       st.sampled_from([None, 2021]))
+def test_the_simple_shape_shortcut_gives_what_the_general_path_gives(sign, number, unit, year):
+    """_simple_quantity (a sign, a number, one whole unit word) against _find_quantities +
+    _single_quantity, which it stands in for."""
+    from xlform import values as v
+    core = sign + number + unit
+    simple = v._SIMPLE_QUANTITY.fullmatch(core)
+    assert simple is not None
+    if unit and unit not in v._WHOLE_UNITS:
+        return
+    if v._parse_date(core, core, year) is not None:   # (decided before either is reached)
+        return
+    tokens = v._find_quantities(core)
+    assert len(tokens) == 1
+    assert v._simple_quantity(core, *simple.groups()) == v._single_quantity(core, core, tokens[0])
