@@ -775,8 +775,10 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     wanted = sheets
     raw_sheets = {}
     first: dict[str, bytes] = {}
+    from .workbook import META_SHEET
     for name, raw in sheet_parts:
-        if name not in first and (wanted is None or name in wanted):
+        # (the metadata sheet's protection and formulas are never asked for: it is read as metadata)
+        if name not in first and name != META_SHEET and (wanted is None or name in wanted):
             raw_sheets[name] = _scan_sheet(raw)
         first.setdefault(name, raw)
     extents = _extents(sheet_parts)
@@ -786,7 +788,6 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     data: dict[str, SheetData] = {}
     meta: dict[str, str] = {}
     unread: dict[str, tuple[str, str]] = {}
-    from .workbook import META_SHEET
     for name in sheet_names:
         if name == META_SHEET:
             plain = (name not in wb.refused and sheet_names.count(name) == 1 and extents[name] == _SMALL
