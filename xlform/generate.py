@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from . import __version__
+from . import __version__, gcpause
 from .errors import XlformError
 from .layout import Layout, build_layout
 from .manifest import Manifest, ManifestEntry, entry_json, fingerprint, write_manifest
@@ -45,11 +45,12 @@ def workbook_meta(layout: Layout, project_code: str, locked_fp: str) -> dict[str
 
 def render_project(spec: FormSpec, project: Project | None, path: Path, year: int,
                    password: str | None = None) -> ManifestEntry:
-    layout = build_layout(spec, project, year)
-    locked = layout.locked_values()
-    code = project.code if project else ""
-    fp = fingerprint(spec.id, spec.version, code, year, locked)
-    write_workbook(layout, path, workbook_meta(layout, code, fp), password=password)
+    with gcpause.paused():
+        layout = build_layout(spec, project, year)
+        locked = layout.locked_values()
+        code = project.code if project else ""
+        fp = fingerprint(spec.id, spec.version, code, year, locked)
+        write_workbook(layout, path, workbook_meta(layout, code, fp), password=password)
     return ManifestEntry(file=path.name, project_code=code, department=project.department if project else "",
                          project_name=project.name if project else "", form_id=spec.id,
                          form_version=spec.version, year=year, fingerprint=fp, locked=locked,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import xlsxwriter
 from xlsxwriter.utility import xl_range
 
-from . import __version__
+from . import __version__, gcpause
 from .atomic import atomic_open
 from .fastsheet import put_value, workbook_class
 from .layout import Cell, Layout, fit_heights
@@ -68,7 +68,8 @@ def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password
                    extras: Extras | None = None) -> None:
     """Write `layout` to `path` atomically: built in memory, then written once into the temp file."""
     buf = io.BytesIO()
-    _write(layout, buf, meta, password, extras or Extras())
+    with gcpause.paused():
+        _write(layout, buf, meta, password, extras or Extras())
     with atomic_open(Path(path)) as fh:
         fh.write(buf.getbuffer())
 
