@@ -131,10 +131,12 @@ def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSp
     else:
         # workers get plain dicts and send back each entry's JSON text, written as it arrives: the
         # parent only reads the list and writes the manifest, in parallel with the workbooks
-        args = [(p.to_dict(), str(paths[p.code]), rel[p.code], year, password) for p in items]
-        size = max(1, min(16, len(args) // (jobs * 4) or 1))
+        # a generator: map submits each chunk as it is made, so the workers start on the first
+        # projects while the parent is still turning the rest into dicts
+        args = ((p.to_dict(), str(paths[p.code]), rel[p.code], year, password) for p in items)
+        size = max(1, min(16, len(items) // (jobs * 4) or 1))
         done = pool.map(_render_one, args, chunksize=size)
-        write_manifest(result.manifest_path, year, _now(), progress(done, total=len(args)) if progress else done)
+        write_manifest(result.manifest_path, year, _now(), progress(done, total=len(items)) if progress else done)
     result.files.extend(paths[p.code] for p in items)
     if by_department:
         for folder in sorted({p.parent for p in result.files}):
