@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
+from .gcpause import paused
 from .layout import NAME_PREFIX, Layout, build_layout, cell_ref
 from .locate import Placement, Recognised, from_where, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
@@ -356,8 +357,9 @@ def _close_worker_manifest() -> None:
 def _run_one(args: tuple[str, str | None]) -> FileReport:
     path, target = args
     try:
-        report, _, _ = check_file(Path(path), _WORKER["manifest"], _WORKER["forms"],
-                                  Path(target) if target else None)
+        with paused():   # (see gcpause: a file's short-lived containers are not traversed while it is checked)
+            report, _, _ = check_file(Path(path), _WORKER["manifest"], _WORKER["forms"],
+                                      Path(target) if target else None)
     except XlformError as exc:
         report = FileReport(path=path, findings=[finding("XF002", f"{Path(path).name}：{exc}")])
     except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch
