@@ -157,6 +157,8 @@ def test_put_cells_writes_what_the_per_cell_calls_write(tmp_path, monkeypatch):
         cells += [(0, 1, 0, 9, "title", f2), (40, 0, 44, 0, None, None), (45, 3, 46, 12, 7.5, f1),
                   (47, 5, 47, 3, "reversed", f1), (48, 20, 48, 20, None, None), (900, 2, 900, 2, "far", None)]
         workbook._put_cells(ws, cells)
+        # a reversed range whose first corner is past the last row: stock writes nothing of it
+        workbook._put_cells(wb.add_worksheet("t"), [(0, 0, 0, 0, "a", None), (1048576, 0, 5, 1, "off", f1)])
         wb.close()
 
     assert_same(write, tmp_path, monkeypatch)
@@ -188,6 +190,19 @@ def test_styles_are_reused_only_for_the_same_formats(tmp_path, monkeypatch):
     assert fast.styles_key in fastsheet._STYLES           # the unchanged workbook was cached ...
     changed = write(tmp_path / "c.xlsx", True)
     assert changed.styles_key is None                     # ... the changed one never is
+
+
+def test_a_file_backed_workbook_never_takes_styles_from_the_cache(tmp_path, monkeypatch):
+    """The cache serves in-memory workbooks only; a file-backed one with the same formats, made
+    after an in-memory one, numbers its fonts and fills itself (its styles.xml was empty once)."""
+    def write(path: Path, in_memory: bool) -> None:
+        wb = workbook.workbook_class()(str(path), {"in_memory": in_memory})
+        fmt = wb.add_format({"bold": True, "border": 1, "bg_color": "#F2F2F2", "num_format": "0.000"})
+        wb.add_worksheet("a").write_number(0, 0, 1.5, fmt)
+        wb.close()
+
+    for in_memory in (True, False, False):
+        assert_same(lambda p: write(p, in_memory), tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE])

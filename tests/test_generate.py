@@ -506,14 +506,17 @@ def test_a_failed_write_leaves_neither_temp_file_nor_half_file(tmp_path, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
 
 
-def test_generated_files_follow_the_umask(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_generated_files_follow_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
     try:
         result = generate(None, tmp_path, form="yulin-2021", blank=True)
     finally:
         os.umask(old)
-    # a temp file is created 0600; the workbook must be readable by the department's other users
-    assert stat.S_IMODE(result.files[0].stat().st_mode) == 0o644
+    # as any new file: readable by the department's other users unless the umask says otherwise
+    # (a mkstemp temp file would be 0600 whatever the umask)
+    assert stat.S_IMODE(result.files[0].stat().st_mode) == mode
+    assert stat.S_IMODE(result.manifest_path.stat().st_mode) == mode
 
 
 def test_file_name_clash_stops_before_anything_is_written(tmp_path, project_list):

@@ -55,3 +55,13 @@ def test_the_same_archive_as_zipfile_would_hold():
     for a, b in zip(ours.infolist(), theirs.infolist(), strict=True):
         assert (a.filename, a.CRC, a.file_size, a.header_offset is not None) == \
                (b.filename, b.CRC, b.file_size, True)
+
+
+def test_an_archive_too_large_for_zip_without_zip64_is_refused_as_zipfile_refuses_it(monkeypatch):
+    # XlsxWriter's close() turns zipfile.LargeZipFile into its FileSizeError, as with stock zipfile
+    import pytest
+    monkeypatch.setattr(xlsxzip, "_LIMIT", 100)
+    with pytest.raises(zipfile.LargeZipFile):
+        archive([("big.xml", bytes(101))])
+    with pytest.raises(zipfile.LargeZipFile):
+        archive([(f"m{i}.xml", b"<x/>") for i in range(5)])     # the offsets pass the limit

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -39,13 +40,14 @@ _serial = itertools.count()
 def _temp_beside(target: Path) -> tuple[int, str]:
     # created 0666 minus the umask, as any new file is (mkstemp's 0600 would need a chmod, and a
     # shared folder, a copy or the zip of a department's workbooks must stay readable by others);
-    # unique per process and call, O_EXCL never opens someone else's file
+    # unique per process and call, and not guessable by another user of a shared folder; O_EXCL
+    # never opens someone else's file
     target.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
-        tmp = os.path.join(target.parent, f".~{os.getpid()}-{next(_serial)}{target.suffix}")
+        tmp = os.path.join(target.parent, f".~{os.getpid()}-{next(_serial)}-{secrets.token_hex(4)}{target.suffix}")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:     # left behind by an earlier process with the same pid
+        except FileExistsError:     # (practically never: 32 random bits)
             continue
     raise FileExistsError(f"no free temp name beside {target}")
 

@@ -133,8 +133,10 @@ class FastWorksheet(Worksheet):
         check per cell; anything else (booleans, dates, long text, NaN, out of bounds, constant
         memory) takes the per-cell calls."""
         cells = list(cells)
-        if (self.constant_memory or not cells or min(c[0] for c in cells) < 0 or min(c[1] for c in cells) < 0
-                or max(c[2] for c in cells) >= self.xls_rowmax or max(c[3] for c in cells) >= self.xls_colmax):
+        # every corner in bounds (a reversed range has its first corner last)
+        if (self.constant_memory or not cells or min(min(c[0], c[2]) for c in cells) < 0
+                or min(min(c[1], c[3]) for c in cells) < 0 or max(max(c[0], c[2]) for c in cells) >= self.xls_rowmax
+                or max(max(c[1], c[3]) for c in cells) >= self.xls_colmax):
             return self._put_each(cells)
         table, sst = self.table, self.str_table._get_shared_string_index
         for r, c, lr, lc, v, fmt in cells:
@@ -394,6 +396,9 @@ class FastPackager(Packager):
         if cached is not None:
             self._filename("xl/styles.xml").write(cached)
             return
+        if not wb.formats_numbered:     # the cache lost the key meanwhile (another thread cleared it)
+            Workbook._prepare_format_properties(wb)
+            wb.formats_numbered = True
         super()._write_styles_file()
         if key is not None:
             if len(_STYLES) > 256:
@@ -430,19 +435,21 @@ class FastWorkbook(Workbook):
     worksheet_class = FastWorksheet
     string_rows_class = FastStringRowsSheet
     styles_key: tuple | None = None
+    formats_numbered = False
 
     def _prepare_format_properties(self) -> None:
         # the fonts, fills, borders and number formats are numbered only for styles.xml: when
         # FastPackager has that file for these formats already, only their xf order is needed
         self._prepare_formats()
         keys = [f._xlform_key if f.__class__ is KeyedFormat else None for f in self.xf_formats]
-        if self.dxf_formats or None in keys:
+        if self.dxf_formats or None in keys or not self.in_memory:
             self.styles_key = None
         else:
             self.styles_key = (tuple(keys), self.has_comments, tuple(self.custom_colors), self.excel2003_style)
             if self.styles_key in _STYLES:
                 return
         super()._prepare_format_properties()
+        self.formats_numbered = True
 
     def add_format(self, properties=None):
         # a Format sets ~60 attributes through its setters; every workbook of a form asks for the

@@ -10,6 +10,7 @@ calamine and openpyxl read; tests/test_xlsxzip.py reads it back with zipfile and
 from __future__ import annotations
 
 import struct
+import zipfile
 import zlib
 from typing import BinaryIO, Iterable
 
@@ -19,7 +20,7 @@ REPEATED = frozenset({"[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.x
                       "xl/styles.xml"})
 _DEFLATED: dict[tuple[str, bytes], tuple[bytes, int]] = {}
 _DOS_DATE = (0 << 9) | (1 << 5) | 1         # 1980-01-01, as XlsxWriter stamps every member
-_LIMIT = 0xFFFFFFFF                          # beyond this a member or the archive would need zip64
+_LIMIT = zipfile.ZIP64_LIMIT               # beyond this zipfile, too, would need zip64 (2 GiB)
 
 
 def _deflate(name: str, data: bytes) -> tuple[bytes, int]:
@@ -44,8 +45,9 @@ def write_zip(fh: BinaryIO, members: Iterable[tuple[str, bytes]]) -> None:
     for name, data in members:
         packed, crc = _deflate(name, data)
         raw = name.encode("utf-8")
-        if len(data) >= _LIMIT or offset >= _LIMIT:
-            raise ValueError(f"{name}: too large for a zip without zip64")
+        if len(data) > _LIMIT or len(packed) > _LIMIT or offset > _LIMIT:
+            # what zipfile raises; XlsxWriter's close() reports it as FileSizeError
+            raise zipfile.LargeZipFile(f"{name}: too large for a zip without zip64")
         flags = 0 if raw.isascii() else 0x800           # bit 11: the name is UTF-8
         local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, 8, 0, _DOS_DATE, crc, len(packed), len(data),
                             len(raw), 0)
@@ -55,7 +57,7 @@ def write_zip(fh: BinaryIO, members: Iterable[tuple[str, bytes]]) -> None:
         offset += len(local) + len(raw) + len(packed)
         count += 1
     directory = b"".join(central)
-    if offset >= _LIMIT or count >= 0xFFFF:
-        raise ValueError("too large for a zip without zip64")
+    if offset + len(directory) > _LIMIT or count > zipfile.ZIP_FILECOUNT_LIMIT:
+        raise zipfile.LargeZipFile("too large for a zip without zip64")
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), offset, 0)
     fh.write(b"".join(body) + directory + end)
