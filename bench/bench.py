@@ -728,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         elif r["stage"] == "profile":
             print(f"  profile {r['what']}: {r['files']} files, {r['profiled_total_s']} s under cProfile")
         else:
-            print(_line(r) + (f"   [setup, not a target]" if r["stage"] == "fill" else ""), flush=True)
+            print(_line(r) + ("   [setup, not a target]" if r["stage"] == "fill" else ""), flush=True)
 
     common = ["--profile-files", str(args.profile_files)]
     run_pipeline(work, n, jobs, common, log, args)

@@ -137,7 +137,7 @@ class FastWorksheet(Worksheet):
         if (self.constant_memory or not cells or min(min(c[0], c[2]) for c in cells) < 0
                 or min(min(c[1], c[3]) for c in cells) < 0 or max(max(c[0], c[2]) for c in cells) >= self.xls_rowmax
                 or max(max(c[1], c[3]) for c in cells) >= self.xls_colmax):
-            return self._put_each(cells)
+            return put_cells_each(self, cells)
         table, sst = self.table, self.str_table._get_shared_string_index
         for r, c, lr, lc, v, fmt in cells:
             if (lr != r or lc != c) and (lr < r or lc < c or not self._merge(r, c, lr, lc, fmt)):
@@ -151,23 +151,16 @@ class FastWorksheet(Worksheet):
             elif kind is int or (kind is float and v - v == 0):     # not NaN or ±inf
                 table[r][c] = CellNumberTuple(v, fmt)
             else:
-                self._put_each([(r, c, r, c, v, fmt)])
+                put_cells_each(self, [(r, c, r, c, v, fmt)])
         # the dimensions as stock sets them: both corners of a merged range; a blank without a
         # format is no cell and leaves them alone
         merged = [x for x in cells if x[2] != x[0] or x[3] != x[1]]
-        rows = [x[0] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
-        cols = [x[1] for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
-        rows += [x[0] for x in merged] + [x[2] for x in merged]
-        cols += [x[1] for x in merged] + [x[3] for x in merged]
+        written = [x for x in cells if x[5] is not None or not (x[4] is None or x[4] == "")]
+        rows = [x[0] for x in written] + [x[0] for x in merged] + [x[2] for x in merged]
+        cols = [x[1] for x in written] + [x[1] for x in merged] + [x[3] for x in merged]
         if rows:
             self._check_dimensions(min(rows), min(cols))
             self._check_dimensions(max(rows), max(cols))
-
-    def _put_each(self, cells) -> None:
-        for r, c, lr, lc, v, fmt in cells:
-            if lr != r or lc != c:
-                self.merge_range(r, c, lr, lc, None, fmt)
-            put_value(self, r, c, v, fmt)
 
     def _calculate_spans(self) -> None:
         # stock: every column of every row in the dimension, for each block of 16 rows
@@ -332,6 +325,14 @@ class StringRows:
         if self.table or self.row_info or self.comments:
             raise ValueError("a sheet written with put_string_rows cannot have other cells or row settings")
         self.fh.write(f"<sheetData>{self._string_rows}</sheetData>")
+
+
+def put_cells_each(ws: Worksheet, cells) -> None:
+    """What FastWorksheet.put_cells does, cell by cell through the stock calls (any Worksheet)."""
+    for r, c, lr, lc, v, fmt in cells:
+        if lr != r or lc != c:
+            ws.merge_range(r, c, lr, lc, None, fmt)
+        put_value(ws, r, c, v, fmt)
 
 
 def put_value(ws: Worksheet, row: int, col: int, value, fmt=None) -> None:

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from typing import Any

@@ -5,9 +5,7 @@ returned files are only read; annotated copies and the JSON report are written a
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import itertools
 import json
 import multiprocessing
@@ -21,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .errors import XlformError
 from .findings import ERROR, Finding, counts, finding
-from .gcpause import paused
+from .gcpause import frozen, paused
 from .layout import NAME_PREFIX, Layout, build_layout, cell_ref
 from .locate import Placement, Recognised, from_where, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
@@ -406,7 +404,7 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
     jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1 or len(files) <= 2:
         _init_worker(str(manifest_path), tdirs)
-        with _gc_frozen():   # the manifest's million objects: not traversed by every full collection
+        with frozen():   # the manifest's million objects: not traversed by every full collection
             for a in args:
                 yield _run_one(a)
         return
@@ -419,7 +417,7 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
             pending: deque = deque()
             # the workers are forked at the first submit: frozen, the objects they inherit are not
             # traversed by their garbage collector (which would also copy every page it touches)
-            with _gc_frozen():
+            with frozen():
                 for chunk in itertools.islice(chunks, jobs * 4):
                     pending.append(ex.submit(_run_chunk, chunk))
             while pending:
@@ -430,21 +428,6 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
                 yield from done
     finally:
         _INHERITED.clear()
-
-
-@contextlib.contextmanager
-def _gc_frozen() -> Iterator[None]:
-    """The objects alive now (the manifest, the specs) set aside from the cyclic garbage collector
-    for the block (gc.freeze), and given back after it; nothing is done when someone else froze
-    objects already (unfreezing would give back theirs too)."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:

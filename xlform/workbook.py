@@ -18,7 +18,7 @@ from xlsxwriter.utility import xl_range
 
 from . import __version__, gcpause
 from .atomic import atomic_open
-from .fastsheet import put_value, workbook_class
+from .fastsheet import put_cells_each, workbook_class
 from .layout import Cell, Layout, fit_heights
 from .spec import PAPER_SIZES, col_letter
 
@@ -105,11 +105,10 @@ def _write(layout: Layout, path, meta: dict[str, str], password: str | None, ext
             cells.append((c.row, c.col, c.last_row, c.last_col, c.value, get(c.style, c.input, None, None)))
         if c.input is not None:
             inputs.setdefault(c.input, []).append(c)
-    _put_cells(ws, cells)
-    for c in layout.cells:
-        if c.field and c.field in extras.comments:
-            ws.write_comment(c.row, c.col, extras.comments[c.field],
+        if name and name in extras.comments:
+            ws.write_comment(c.row, c.col, extras.comments[name],
                              {"author": "xlform", "x_scale": 2.2, "y_scale": 1.6, "font_size": 9})
+    _put_cells(ws, cells)
     for kind, cells in inputs.items():
         _validate(ws, cells, spec.input_types[kind], list_refs)
     sheet = _quote(spec.sheet)
@@ -138,11 +137,8 @@ def _put_cells(ws, cells: list[tuple]) -> None:
     """(row, col, last_row, last_col, value, format) each: merged where the range is more than one cell."""
     if hasattr(ws, "put_cells"):
         ws.put_cells(cells)             # fastsheet: the same cells in one call
-        return
-    for r, c, lr, lc, value, fmt in cells:
-        if lr != r or lc != c:
-            ws.merge_range(r, c, lr, lc, None, fmt)
-        put_value(ws, r, c, value, fmt)
+    else:
+        put_cells_each(ws, cells)
 
 
 def _validate(ws, cells: list[Cell], it, list_refs: dict[str, str]) -> None:
