@@ -36,28 +36,38 @@ def _cpu(fn, *args, **kw) -> float:
     return time.process_time() - t
 
 
+def annotate_calls(files: list[Path], manifest, forms, out: Path) -> list[tuple[tuple, dict]]:
+    """What check_file hands annotate for each file, recorded instead of written: to time the
+    annotated write alone (also bench/sample.py)."""
+    import xlform.annotate as ann
+    from xlform.validate import check_file
+
+    calls: list[tuple[tuple, dict]] = []
+    real = ann.annotate
+    ann.annotate = lambda *a, **kw: calls.append((a, kw))
+    try:
+        for f in files:
+            check_file(f, manifest, forms, out / "x.xlsx")
+    finally:
+        ann.annotate = real
+    return calls
+
+
 def paired_write(work: Path, k: int, reps: int) -> dict:
     import bench
     import xlform.annotate as ann
     from xlform.manifest import Manifest
     from xlform.spec import available_forms
-    from xlform.validate import check_file
 
     manifest = Manifest.load(work / "issued" / "manifest.json")
     entries, forms = manifest.entries[:k], available_forms()
     floor = {Path(j[0]).name: j for j in bench._precompute_floor(work / "issued" / "manifest.json")}
     out = Path(tempfile.mkdtemp(prefix="xlform-paired-", dir=work))
-    calls: dict[str, tuple] = {}
-    real = ann.annotate
-    ann.annotate = lambda *a, **kw: calls.__setitem__(Path(kw["source"]).name, (a, kw))
-    try:    # record what check_file hands annotate, to time the write alone
-        for e in entries:
-            check_file(work / "returned" / Path(e.file).name, manifest, forms, out / "x.xlsx")
-    finally:
-        ann.annotate = real
+    returned = [work / "returned" / Path(e.file).name for e in entries]
+    calls = {Path(kw["source"]).name: (a, kw) for a, kw in annotate_calls(returned, manifest, forms, out)}
     times: dict[str, list[list[float]]] = {"floor": [], "generate": [], "annotate": []}
     try:
-        _time_writes(entries, reps, floor, calls, out, forms, real, times)
+        _time_writes(entries, reps, floor, calls, out, forms, ann.annotate, times)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     med = {key: statistics.median(min(v) for v in per_file) * 1000 for key, per_file in times.items()}

@@ -33,6 +33,7 @@ ENTRY = {"generate": "render_project", "check": "_run_one", "annotate": "_run_on
 
 def child(work: Path, stage: str, files: int, seconds: float) -> None:
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
     from xlform import annotate as ann
     from xlform import validate
     from xlform.generate import render_project
@@ -54,12 +55,9 @@ def child(work: Path, stage: str, files: int, seconds: float) -> None:
             target = str(out / "a.xlsx") if stage == "annotate" else None
             run = lambda: [validate._run_one((str(f), target)) for f in returned]        # noqa: E731
         elif stage == "write":      # the annotated write alone, with what check_file hands it
-            calls = []
-            real, ann.annotate = ann.annotate, lambda *a, **kw: calls.append((a, kw))
-            for f in returned:
-                validate.check_file(f, manifest, forms, out / "x.xlsx")
-            ann.annotate = real
-            run = lambda: [real(a[0], out / "w.xlsx", *a[2:], **kw) for a, kw in calls]  # noqa: E731
+            from paired import annotate_calls
+            calls = annotate_calls(returned, manifest, forms, out)
+            run = lambda: [ann.annotate(a[0], out / "w.xlsx", *a[2:], **kw) for a, kw in calls]  # noqa: E731
         else:
             from xlform.consolidate import consolidate
             run = lambda: consolidate(returned, manifest_path, out / "c.xlsx", jobs=1)     # noqa: E731
