@@ -51,7 +51,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from . import __version__
 from .errors import XlformError
-from .fastsheet import inline_text
+from .xlsxlite import inline_text
 from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
 from .manifest_index import INDEX_SUFFIX, ManifestIndex

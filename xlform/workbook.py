@@ -18,7 +18,7 @@ from xlsxwriter.utility import xl_range
 
 from . import __version__, gcpause
 from .atomic import atomic_open
-from .fastsheet import put_cells_each, workbook_class
+from . import xlsxlite
 from .layout import Cell, Layout, fit_heights
 from .spec import PAPER_SIZES, col_letter
 
@@ -72,6 +72,12 @@ def write_workbook(layout: Layout, path: Path, meta: dict[str, str], *, password
         _write(layout, buf, meta, password, extras or Extras())
     with atomic_open(Path(path)) as fh:
         fh.write(buf.getbuffer())
+
+
+def workbook_class() -> type:
+    """xlsxlite's writer where it is proven byte-identical to the installed XlsxWriter, else
+    XlsxWriter itself (the same workbook, slower)."""
+    return xlsxlite.Workbook if xlsxlite.supported() else xlsxwriter.Workbook
 
 
 def _write(layout: Layout, path, meta: dict[str, str], password: str | None, extras: Extras) -> None:
@@ -136,9 +142,28 @@ def _quote(sheet: str) -> str:
 def _put_cells(ws, cells: list[tuple]) -> None:
     """(row, col, last_row, last_col, value, format) each: merged where the range is more than one cell."""
     if hasattr(ws, "put_cells"):
-        ws.put_cells(cells)             # fastsheet: the same cells in one call
+        ws.put_cells(cells)             # xlsxlite: the same cells in one call
+        return
+    for r, c, lr, lc, v, fmt in cells:
+        if lr != r or lc != c:
+            ws.merge_range(r, c, lr, lc, None, fmt)
+        _put_value(ws, r, c, v, fmt)
+
+
+def _put_value(ws, row: int, col: int, value, fmt=None) -> None:
+    """One value written with the write_* method for its type. Text always with write_string: a
+    department's text starting with "=" must never become a formula."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, fmt)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value if isinstance(value, dt.datetime)
+                          else dt.datetime(value.year, value.month, value.day), fmt)
     else:
-        put_cells_each(ws, cells)
+        ws.write_string(row, col, str(value), fmt)
 
 
 def _validate(ws, cells: list[Cell], it, list_refs: dict[str, str]) -> None:
@@ -233,10 +258,9 @@ def _write_meta(wb, meta: dict[str, str], password: str | None, layout: Layout) 
                   None if f.group is None else _group_text(f.group)]
                  for f in layout.fields.values()]
     pairs = [["key", "value"], *[[k, str(v)] for k, v in meta.items()]]
-    rows_class = getattr(wb, "string_rows_class", None)
-    if rows_class is not None:
-        # written straight from the rows (fastsheet.StringRows): the same cells, 40 % less time
-        ms = wb.add_worksheet(META_SHEET, worksheet_class=rows_class)
+    ms = wb.add_worksheet(META_SHEET)
+    if hasattr(ms, "put_string_rows"):
+        # written straight from the rows (xlsxlite.string_rows_xml): the same cells, 40 % less time
         header = [*FIELD_COLUMNS]
         rows = [[None, None, None, *fields] for fields in [header, *catalogue]]
         for i, kv in enumerate(pairs):
@@ -246,7 +270,6 @@ def _write_meta(wb, meta: dict[str, str], password: str | None, layout: Layout) 
                 rows.append(kv)
         ms.put_string_rows(rows, inline_from=3)   # A:B shared strings, as the cell API writes them
     else:
-        ms = wb.add_worksheet(META_SHEET)
         for i, (k, v) in enumerate(pairs):
             ms.write_string(i, 0, k)
             ms.write_string(i, 1, v)
