@@ -89,10 +89,19 @@ def _utf16_len(text: str) -> int:
 
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-# an inline text that needs more than <t>text</t> (what _SST_SLOW finds, or white space at an end),
-# searched for in texts joined by "|": white space next to a "|" may be inside a text, so this finds
-# every text that needs more (and a few that don't, which take the escaping path: same result)
-_ROW_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|(?:^|\\|)\\s|\\s(?:\\||$)")
+# what makes a text need escaping in XML, besides _x0000_-like literals (_SST_SLOW has both)
+_ESCAPED_CHARS = re.compile("[\x00-\x1f&<>\ufffe\uffff]")
+
+
+def _plain(texts: list[str]) -> bool:
+    """True if every text can be written as <t>text</t>: nothing to escape, no white space at an
+    end. One scan of them all (a text that is plain only by itself may be reported as not plain:
+    it then takes the escaping path, with the same result)."""
+    joined = "".join(texts)
+    if _ESCAPED_CHARS.search(joined) or ("_x" in joined and _SST_SLOW.search(joined)):
+        return False
+    return all(t == t.strip() for t in texts)
+
 
 
 def inline_text(text: str) -> str:
@@ -117,16 +126,15 @@ def string_rows_xml(rows: list[list[str | None]], inline_from: int, sst) -> tupl
     shared ones."""
     cols, out = _COLS, []
     used_rows, col_lo, col_hi = [], [], []
-    # the usual sheet has no text that needs escaping: one search over all its inline texts, and
+    # the usual sheet has no text that needs escaping: one check of all its inline texts, and
     # where one has, one per row
-    slow = _ROW_SLOW.search
-    plain_sheet = not slow("|".join([v for row in rows for v in row[inline_from:] if v is not None]))
+    plain_sheet = _plain([v for row in rows for v in row[inline_from:] if v is not None])
     for r, row in enumerate(rows, start=1):
         used = [c for c, v in enumerate(row) if v is not None]
         if not used:
             continue
         shared = [f'<c r="{cols[c]}{r}" t="s"><v>{sst(row[c])}</v></c>' for c in used if c < inline_from]
-        if plain_sheet or not slow("|".join([v for v in row[inline_from:] if v is not None])):
+        if plain_sheet or _plain([v for v in row[inline_from:] if v is not None]):
             inline = [f'<c r="{cols[c]}{r}" t="inlineStr"><is><t>{row[c]}</t></is></c>' for c in used if c >= inline_from]
         else:
             inline = [f'<c r="{cols[c]}{r}" t="inlineStr"><is>{inline_text(row[c])}</is></c>'
