@@ -262,6 +262,18 @@ def test_workers_of_a_batch_inherit_what_the_parent_loaded(manifest, tmp_path):
 
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 100, 1000])
+def test_batch_chunks_keep_the_order_and_shrink_towards_the_end(n):
+    """Every file once, in order; no chunk over 16 files; the last ones single files, so that one worker
+    never waits a whole chunk's time for the other at the end of a batch."""
+    from xlform.validate import _chunks
+    chunks = _chunks(list(range(n)), jobs=2)
+    assert [a for c in chunks for a in c] == list(range(n))
+    assert all(1 <= len(c) <= 16 for c in chunks)
+    sizes = [len(c) for c in chunks]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-min(n, 4):] == [1] * min(n, 4)
+
+
 def test_a_batch_gives_back_what_it_froze_and_leaves_others_frozen(manifest):
     import gc
     from xlform import validate as v

@@ -408,8 +408,7 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
             for a in args:
                 yield _run_one(a)
         return
-    size = max(1, min(16, len(args) // (jobs * 4) or 1))
-    chunks = iter([args[i:i + size] for i in range(0, len(args), size)])
+    chunks = iter(_chunks(args, jobs))
     try:
         inherit = _preload(str(manifest_path), tdirs)
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
@@ -428,6 +427,18 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
                 yield from done
     finally:
         _INHERITED.clear()
+
+
+def _chunks(args: list, jobs: int, most: int = 16) -> list[list]:
+    """`args` in order, in chunks of at most `most` (one round trip to a worker each) that shrink
+    towards the end, down to single files: a worker that finishes early then waits at most one
+    file's time for the other, not a chunk's (16 files, a tenth of a second)."""
+    out, i = [], 0
+    while i < len(args):
+        size = max(1, min(most, (len(args) - i) // (jobs * 4)))
+        out.append(args[i:i + size])
+        i += size
+    return out
 
 
 def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:
