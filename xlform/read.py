@@ -34,6 +34,9 @@ MAX_CELLS = 2_000_000      # per sheet: A1 to the farthest cell holding somethin
 _CHUNK = 1 << 20
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The hidden metadata sheet, as workbook.py names it (workbook.META_SHEET; a test keeps the two equal).
+# Not imported from there: workbook.py imports XlsxWriter (~70 ms), which checking a file never needs.
+META_SHEET = "_xlform"
 _REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?[A-Z]{1,3}\$?\d+)?$")
 
 
@@ -783,7 +786,6 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     wanted = sheets
     raw_sheets = {}
     first: dict[str, bytes] = {}
-    from .workbook import META_SHEET
     for name, raw in sheet_parts:
         # (the metadata sheet's protection and formulas are never asked for: it is read as metadata)
         if name not in first and name != META_SHEET and (wanted is None or name in wanted):
@@ -908,7 +910,7 @@ def _read_meta(wb, name: str) -> dict[str, str]:
 
 def read_field_catalogue(wb) -> list[dict[str, str]]:
     """The field catalogue in the metadata sheet (columns D:I), as written by workbook.py."""
-    from .workbook import FIELD_COLUMNS, META_SHEET
+    from .workbook import FIELD_COLUMNS
     try:
         rows = wb.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
     except Exception:  # noqa: BLE001
