@@ -236,6 +236,27 @@ def test_jobs_2_gives_the_same_report_as_jobs_1(manifest, batch):
 
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("text, says", [("{这不是 JSON", "无法读取或已损坏"),
+                                        ('{"manifest_version": 1, "files": [', "无法读取或已损坏"),
+                                        ('{"manifest_version": 9, "files": []}', "不受支持"),
+                                        (None, "找不到 manifest")])
+def test_a_batch_against_a_broken_manifest_fails_before_any_report(tmp_path, jobs, text, says):
+    """run_batch and iter_batch given a manifest.json that is missing, cut short, not JSON or of another
+    version: one clear Chinese error before the first report, with jobs 1 and 2 alike."""
+    from xlform.errors import XlformError
+    from xlform.validate import iter_batch, run_batch
+    bad = tmp_path / "manifest.json"
+    if text is not None:
+        bad.write_text(text, encoding="utf-8")
+    files = sorted(RETURNED.glob("*.xlsx"))[:4]
+    with pytest.raises(XlformError, match=says):
+        run_batch(files, bad, [None] * len(files), jobs=jobs, templates=None, progress=None)
+    reports = iter_batch(files, bad, jobs=jobs)
+    with pytest.raises(XlformError, match=says):
+        next(reports)
+
+
 def test_checking_never_imports_the_writer(manifest):
     """A check (no annotated copies) with jobs 1 or 2 leaves XlsxWriter unimported (~70 ms of every
     check's start); the reader names the hidden metadata sheet as workbook.py writes it."""
