@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import math
+import os
 import posixpath
 import re
 import struct
@@ -121,8 +122,8 @@ class _Package:
 def sniff(path: Path) -> _Package:
     """Refuse what is not a safe .xlsx before any parser sees it."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size   # the file opened, not the path looked up again
             raw = fh.read(size + 1 if 0 < size <= MAX_FILE_BYTES else 8)   # sized by stat(): no 50 MB buffer
             if len(raw) > size > 0:   # it has grown since stat(): the rest, still bounded
                 raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
