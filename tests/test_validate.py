@@ -309,7 +309,9 @@ def test_batch_chunks_keep_the_order_and_shrink_towards_the_end(n):
     assert [a for c in chunks for a in c] == list(range(n))
     assert all(1 <= len(c) <= 16 for c in chunks)
     sizes = [len(c) for c in chunks]
-    assert sizes == sorted(sizes, reverse=True) and sizes[-min(n, 4):] == [1] * min(n, 4)
+    assert sizes == sorted(sizes, reverse=True) and sizes[-min(n, 3):] == [1] * min(n, 3)
+    if n == 1000:
+        assert sizes.count(16) >= 50 and len(chunks) < 80    # few round trips while there is plenty
 
 
 def test_a_batch_gives_back_what_it_froze_and_leaves_others_frozen(manifest):

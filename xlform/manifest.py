@@ -17,7 +17,6 @@ from typing import Any, Iterable
 from . import __version__
 from .atomic import atomic_open
 from .errors import XlformError
-from .gcpause import paused
 
 MANIFEST_VERSION = 1
 
@@ -98,10 +97,9 @@ class Manifest:
     def load(cls, path: str | Path) -> "Manifest":
         path = Path(path)
         try:
-            # decoded at once (read_text's newline translation cost a third of the load; a JSON text
-            # holds line ends only as white space), and no collection traversing the new objects
-            with paused():
-                data = json.loads(path.read_bytes().decode("utf-8"))
+            # decoded at once: read_text's newline translation cost a third of the load (a JSON text
+            # holds line ends only as white space, where either is the same)
+            data = json.loads(path.read_bytes().decode("utf-8"))
             if data.get("manifest_version") != MANIFEST_VERSION:
                 raise XlformError(f"清单文件 {path.name} 的版本 {data.get('manifest_version')} 不受支持")
             entries = [ManifestEntry(**e) for e in data["files"]]

@@ -431,11 +431,12 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
 
 def _chunks(args: list, jobs: int, most: int = 16) -> list[list]:
     """`args` in order, in chunks of at most `most` (one round trip to a worker each) that shrink
-    towards the end, down to single files: a worker that finishes early then waits at most one
-    file's time for the other, not a chunk's (16 files, a tenth of a second)."""
+    towards the end, down to single files (each a quarter of what is left for two workers): a
+    worker that finishes early then waits a file or two for the other, not a chunk (16 files, a
+    tenth of a second)."""
     out, i = [], 0
     while i < len(args):
-        size = max(1, min(most, (len(args) - i) // (jobs * 4)))
+        size = min(most, -(-(len(args) - i) // (jobs * 2)))   # (rounded up: at least 1)
         out.append(args[i:i + size])
         i += size
     return out
