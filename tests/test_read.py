@@ -83,6 +83,13 @@ def test_xml_parts_in_utf16(clean, tmp_path):
     _same(read.read_workbook(rewrite(clean, tmp_path / "utf16.xlsx", utf16)), read.read_workbook(clean))
 
 
+def test_xml_parts_with_a_utf8_byte_order_mark(clean, tmp_path):
+    def bom(name, data):
+        return b"\xef\xbb\xbf" + data if name in ("docProps/custom.xml", "docProps/app.xml") else data
+
+    _same(read.read_workbook(rewrite(clean, tmp_path / "bom.xlsx", bom)), read.read_workbook(clean))
+
+
 @pytest.mark.parametrize("part", ["xl/workbook.xml", "docProps/custom.xml", "docProps/app.xml",
                                   "xl/_rels/workbook.xml.rels"])
 def test_a_part_that_is_not_well_formed_is_refused(clean, tmp_path, part):
@@ -174,6 +181,15 @@ def test_metadata_of_any_other_shape_is_read_by_calamine(clean, tmp_path, how):
     path = rewrite(clean, tmp_path / f"{how}.xlsx",
                    lambda n, d: fn(d) if n == META_SHEET_XML else shared(d) if n == "xl/sharedStrings.xml" else d)
     assert read.read_workbook(path).meta == _calamine_meta(path)
+
+
+@pytest.mark.parametrize("odd", [b'<c r="B2" t="inlineStr"><is><t>x</t></is></c>', b'<c r="A2" t="n"><v>1</v></c>',
+                                 b'<c r="B2" t="s"><v>1</v><f>A1</f></c>'])
+def test_metadata_xml_with_an_a_b_cell_of_another_shape_is_left_to_calamine(odd):
+    shared = b"<sst><si><t>key</t></si><si><t>value</t></si></sst>"
+    header = b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+    assert read._meta_from_xml(_sheet().replace(b"<sheetData>", b"<sheetData>" + header), shared) == {}
+    assert read._meta_from_xml(_sheet(odd).replace(b"<sheetData>", b"<sheetData>" + header), shared) is None
 
 
 def test_metadata_read_though_the_rest_of_its_sheet_is_damaged(clean, tmp_path):

@@ -236,6 +236,44 @@ def test_jobs_2_gives_the_same_report_as_jobs_1(manifest, batch):
 
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("text, says", [("{这不是 JSON", "无法读取或已损坏"),
+                                        ('{"manifest_version": 1, "files": [', "无法读取或已损坏"),
+                                        ('{"manifest_version": 9, "files": []}', "不受支持"),
+                                        (None, "找不到 manifest")])
+def test_a_batch_against_a_broken_manifest_fails_before_any_report(tmp_path, jobs, text, says):
+    """run_batch and iter_batch given a manifest.json that is missing, cut short, not JSON or of another
+    version: one clear Chinese error before the first report, with jobs 1 and 2 alike."""
+    from xlform.errors import XlformError
+    from xlform.validate import iter_batch, run_batch
+    bad = tmp_path / "manifest.json"
+    if text is not None:
+        bad.write_text(text, encoding="utf-8")
+    files = sorted(RETURNED.glob("*.xlsx"))[:4]
+    with pytest.raises(XlformError, match=says):
+        run_batch(files, bad, [None] * len(files), jobs=jobs, templates=None, progress=None)
+    reports = iter_batch(files, bad, jobs=jobs)
+    with pytest.raises(XlformError, match=says):
+        next(reports)
+
+
+def test_checking_never_imports_the_writer(manifest):
+    """A check (no annotated copies) with jobs 1 or 2 leaves XlsxWriter unimported (~70 ms of every
+    check's start); the reader names the hidden metadata sheet as workbook.py writes it."""
+    import subprocess
+    import sys
+    from xlform import read, workbook
+    assert read.META_SHEET == workbook.META_SHEET
+    code = ("import sys; from pathlib import Path; from xlform.validate import run_batch\n"
+            f"files = sorted(Path({str(RETURNED)!r}).glob('*.xlsx'))[:3]\n"
+            "for jobs in (1, 2):\n"
+            f"    reports = run_batch(files, Path({str(manifest)!r}), [None] * 3, jobs=jobs, templates=None, progress=None)\n"
+            "    assert reports[0].project_code, reports[0].findings\n"
+            "print(sorted(m for m in ('xlsxwriter', 'xlform.workbook') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_workers_of_a_batch_inherit_what_the_parent_loaded(manifest, tmp_path):
     """run_batch with a manifest.json: forked workers use the parent's copy, which never outlives the
     batch (a changed manifest is read afresh by the next one) and never stands in for another manifest."""
@@ -260,6 +298,20 @@ def test_workers_of_a_batch_inherit_what_the_parent_loaded(manifest, tmp_path):
         v._INHERITED.clear()
         v._WORKER.clear()
 
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 100, 1000])
+def test_batch_chunks_keep_the_order_and_shrink_towards_the_end(n):
+    """Every file once, in order; no chunk over 16 files; the last ones single files, so that one worker
+    never waits a whole chunk's time for the other at the end of a batch."""
+    from xlform.validate import _chunks
+    chunks = _chunks(list(range(n)), jobs=2)
+    assert [a for c in chunks for a in c] == list(range(n))
+    assert all(1 <= len(c) <= 16 for c in chunks)
+    sizes = [len(c) for c in chunks]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-min(n, 3):] == [1] * min(n, 3)
+    if n == 1000:
+        assert sizes.count(16) >= 50 and len(chunks) < 80    # few round trips while there is plenty
 
 
 def test_a_batch_gives_back_what_it_froze_and_leaves_others_frozen(manifest):

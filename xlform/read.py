@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import math
+import os
 import posixpath
 import re
 import struct
@@ -34,6 +35,9 @@ MAX_CELLS = 2_000_000      # per sheet: A1 to the farthest cell holding somethin
 _CHUNK = 1 << 20
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The hidden metadata sheet, as workbook.py names it (workbook.META_SHEET; a test keeps the two equal).
+# Not imported from there: workbook.py imports XlsxWriter (~70 ms), which checking a file never needs.
+META_SHEET = "_xlform"
 _REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?[A-Z]{1,3}\$?\d+)?$")
 
 
@@ -118,8 +122,8 @@ class _Package:
 def sniff(path: Path) -> _Package:
     """Refuse what is not a safe .xlsx before any parser sees it."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size   # the file opened, not the path looked up again
             raw = fh.read(size + 1 if 0 < size <= MAX_FILE_BYTES else 8)   # sized by stat(): no 50 MB buffer
             if len(raw) > size > 0:   # it has grown since stat(): the rest, still bounded
                 raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
@@ -535,12 +539,16 @@ def _scan_sheet(data: bytes) -> tuple[bool, set, set]:
 
 def _first(pattern: re.Pattern, data: bytes | str, word: bytes | str) -> re.Match | None:
     """pattern.search(data) for a tag pattern `<(?:prefix:)?word…`, starting at the tag around the
-    first occurrence of `word` (a plain find) instead of trying the pattern at every `<`.
-    No match can start earlier: its prefix would hold `word`, and a prefix holds no `<`."""
+    first occurrence of `word` (a plain find) instead of trying the pattern at every `<`."""
+    at = _tag_before(data, word)
+    return None if at == -1 else pattern.search(data, at)
+
+
+def _tag_before(data: bytes | str, word: bytes | str) -> int:
+    """Where the first tag `<(?:prefix:)?word…` can start: the `<` before the first `word`; -1 if none.
+    No such tag can start earlier: its prefix would hold `word`, and a prefix holds no `<`."""
     at = data.find(word)
-    if at == -1:
-        return None
-    return pattern.search(data, max(data.rfind(b"<" if isinstance(data, bytes) else "<", 0, at), 0))
+    return at if at == -1 else max(data.rfind(b"<" if isinstance(data, bytes) else "<", 0, at), 0)
 
 
 # ---------------------------------------------------------------- workbook.xml, rels, properties
@@ -596,7 +604,10 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-16-le" if data[0] == 0x3C else "utf-16-be")
     m = _ENCODING.match(data)
     codec = m.group(1).decode("ascii").lower() if m else "utf-8"
-    return data.decode("utf-8-sig" if codec in ("utf-8", "utf8") else codec)
+    if codec not in ("utf-8", "utf8"):
+        return data.decode(codec)
+    # what "utf-8-sig" does, without its codec's Python-level wrapper
+    return (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
 
 
 def _markup(m: re.Match) -> str:
@@ -762,7 +773,8 @@ def read_workbook(path: str | Path, sheets: list[str] | None = None) -> Workbook
 def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> WorkbookData:
     book = _book_xml(pkg)
     names, deleted = {}, set()
-    for found in _DEFINED_NAME.findall(book):
+    at = _tag_before(book, "definedName")   # past the sheets and views, which hold none
+    for found in (_DEFINED_NAME.findall(book, at) if at != -1 else ()):
         name, ref, gone = _defined_name(*found)
         if ref:
             names[name] = ref
@@ -775,7 +787,6 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     wanted = sheets
     raw_sheets = {}
     first: dict[str, bytes] = {}
-    from .workbook import META_SHEET
     for name, raw in sheet_parts:
         # (the metadata sheet's protection and formulas are never asked for: it is read as metadata)
         if name not in first and name != META_SHEET and (wanted is None or name in wanted):
@@ -812,7 +823,9 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
     return WorkbookData(path, sheet_names, meta, props, names, data, app, unread, deleted)
 
 
-_META_CELL = re.compile(rb'<c r="([AB])(\d{1,3})"(?: s="\d+")?(?: t="s"><v>(\d+)</v></c>|/>)')
+# every cell tag of column A or B; the row (group 2) is empty when the cell is not of the plain shape
+# (a shared string or empty, the row within 999): one scan finds the cells and the odd ones out
+_META_CELL = re.compile(rb'<c r="([AB])(?:(\d{1,3})"(?: s="\d+")?(?: t="s"><v>(\d+)</v></c>|/>))?')
 _PLAIN_TEXT = re.compile(rb'<t(?: xml:space="preserve")?>([^<]*)</t>')
 
 
@@ -825,7 +838,7 @@ def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
     if shared is None or any(_has_markup(part) for part in (xml, shared)):
         return None   # a comment, CDATA or PI (no writer puts one there) could hide or fake cells and strings
     cells = _META_CELL.findall(xml)
-    if len(cells) != xml.count(b'<c r="A') + xml.count(b'<c r="B'):   # an A:B cell of another shape
+    if not all(row for _, row, _ in cells):   # an A:B cell of another shape
         return None
     strings = shared.split(b"<si>")[1:]          # each "…</si>"; C-speed, unlike a regex over every byte
     if len(strings) != shared.count(b"<si") or b":si" in shared:
@@ -898,7 +911,7 @@ def _read_meta(wb, name: str) -> dict[str, str]:
 
 def read_field_catalogue(wb) -> list[dict[str, str]]:
     """The field catalogue in the metadata sheet (columns D:I), as written by workbook.py."""
-    from .workbook import FIELD_COLUMNS, META_SHEET
+    from .workbook import FIELD_COLUMNS
     try:
         rows = wb.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
     except Exception:  # noqa: BLE001

@@ -24,7 +24,7 @@ from .layout import NAME_PREFIX, Layout, build_layout, cell_ref
 from .locate import Placement, Recognised, from_where, label_anchors, placement, recognise
 from .manifest import Manifest, ManifestEntry
 from .projects import Project
-from .read import ReadError, WorkbookData, read_workbook
+from .read import META_SHEET, ReadError, WorkbookData, read_workbook
 from .rules import CONTENT_CHECKS, Context
 from .score import ScoreResult, compute, self_score
 from .spec import FormSpec, available_forms
@@ -238,7 +238,6 @@ def _identity(data: WorkbookData) -> tuple[dict[str, str], list[Finding]]:
     for key, zh in (("form_id", "表单"), ("project_code", "项目编码"), ("fingerprint", "指纹")):
         a, b = sheet.get(key), props.get(key)
         if a and b and a != b:
-            from .workbook import META_SHEET
             out.append(finding("XF201", f"工作簿的元数据被改动：隐藏元数据表中的{zh}为“{a}”，"
                                         f"文档属性中为“{b}”", sheet=META_SHEET))
     return meta, out
@@ -329,15 +328,16 @@ def _init_worker(manifest_path: str, template_dirs: list[str] | None, inherit: b
     _WORKER["forms"] = available_forms([Path(d) for d in template_dirs] if template_dirs else None)
 
 
-def _preload(manifest_path: str, template_dirs: list[str] | None) -> bool:
+def _preload(manifest_path: str, template_dirs: list[str] | None, writes: bool = False) -> bool:
     """In a batch's parent, before its workers are forked: load once what every worker needs, so
     that each inherits it instead of paying for it (a manifest.json took 0.25 s per worker to
-    parse; the form specs and the reader's imports — calamine, XlsxWriter via workbook.py — more).
-    An index (SQLite) is not loaded here: a connection must not cross a fork. False where workers
-    are not forked (spawn, forkserver) and inherit nothing."""
+    parse; the form specs and the reader's imports — calamine, and XlsxWriter via workbook.py when
+    the batch `writes` annotated copies — more). An index (SQLite) is not loaded here: a connection
+    must not cross a fork. False where workers are not forked (spawn, forkserver) and inherit nothing."""
     if multiprocessing.get_start_method(allow_none=False) != "fork":
         return False
-    from . import workbook  # noqa: F401 - read.py needs its META_SHEET
+    if writes:
+        from . import annotate  # noqa: F401 - and workbook.py, XlsxWriter
     from .manifest_index import INDEX_SUFFIX, load_for_batch
     import python_calamine  # noqa: F401
     _INHERITED.update(key=(manifest_path, template_dirs),
@@ -408,10 +408,9 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
             for a in args:
                 yield _run_one(a)
         return
-    size = max(1, min(16, len(args) // (jobs * 4) or 1))
-    chunks = iter([args[i:i + size] for i in range(0, len(args), size)])
+    chunks = iter(_chunks(args, jobs))
     try:
-        inherit = _preload(str(manifest_path), tdirs)
+        inherit = _preload(str(manifest_path), tdirs, writes=any(t for _, t in args))
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                  initargs=(str(manifest_path), tdirs, inherit)) as ex:
             pending: deque = deque()
@@ -428,6 +427,19 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
                 yield from done
     finally:
         _INHERITED.clear()
+
+
+def _chunks(args: list, jobs: int, most: int = 16) -> list[list]:
+    """`args` in order, in chunks of at most `most` (one round trip to a worker each) that shrink
+    towards the end, down to single files (each a quarter of what is left for two workers): a
+    worker that finishes early then waits a file or two for the other, not a chunk (16 files, a
+    tenth of a second)."""
+    out, i = [], 0
+    while i < len(args):
+        size = min(most, -(-(len(args) - i) // (jobs * 2)))   # (rounded up: at least 1)
+        out.append(args[i:i + size])
+        i += size
+    return out
 
 
 def _run_chunk(chunk: list[tuple[str, str | None]]) -> list[FileReport]:
