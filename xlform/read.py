@@ -35,8 +35,8 @@ MAX_CELLS = 2_000_000      # per sheet: A1 to the farthest cell holding somethin
 _CHUNK = 1 << 20
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# The hidden metadata sheet, as workbook.py names it (workbook.META_SHEET; a test keeps the two equal).
-# Not imported from there: workbook.py imports XlsxWriter (~70 ms), which checking a file never needs.
+# The hidden metadata sheet (form id, version, project code, fingerprint; the field catalogue), named
+# here and imported by workbook.py: workbook.py imports XlsxWriter (~70 ms), which a check never needs.
 META_SHEET = "_xlform"
 _REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?[A-Z]{1,3}\$?\d+)?$")
 

@@ -16,13 +16,12 @@ from typing import Any, Callable
 import xlsxwriter
 from xlsxwriter.utility import xl_range
 
-from . import __version__, gcpause
+from . import __version__, gcpause, xlsxlite
 from .atomic import atomic_open
-from . import xlsxlite
 from .layout import Cell, Layout, fit_heights
+from .read import META_SHEET  # noqa: F401 - the hidden metadata sheet, named where it is read
 from .spec import PAPER_SIZES, col_letter
 
-META_SHEET = "_xlform"      # hidden: form id, version, project code, fingerprint
 LISTS_SHEET = "_lists"      # hidden: dropdown lists too long for an inline validation
 PROP_PREFIX = "xlform."
 MARK_COLORS = {"error": "#F4B6B6", "warning": "#FCE4A8", "info": "#DDEBF7"}
