@@ -119,6 +119,19 @@ def test_sheet_extent(cells, extent):
     assert read._sheet_extent(_sheet(*cells)) == extent
 
 
+@pytest.mark.parametrize("cells, extent", [
+    ((cell_xml("A1", 1), cell_xml("Z99999", 2)), read._NARROW),             # one C-speed scan: within Z99999
+    ((cell_xml("A1", 1), cell_xml("AA1000", 2)), (1000, 27, "AA1000")),     # two letters: every ref looked at
+    ((cell_xml("A1", 1), cell_xml("B100000", 2)), (100000, 2, "B100000")),  # six digits: every ref looked at
+    ((cell_xml("C1200", 1), b'<c r="A1" r="Z999999"><v>2</v></c>'), (999999, 26, "Z999999")),  # a second r
+])
+def test_sheet_extent_of_a_long_narrow_sheet_where_its_bound_is_allowed(cells, extent):
+    """A project list: one letter and up to five digits bound it at Z99999 where that many cells are
+    allowed; the bound is never used where it would refuse (the returned workbooks' limit)."""
+    assert read._sheet_extent(_sheet(*cells), limit=40_000_000) == extent
+    assert read._sheet_extent(_sheet(cell_xml("A1", 1), cell_xml("Z99999", 2))) == (99999, 26, "Z99999")
+
+
 def test_sheet_extent_of_prefixed_cells():
     assert read._sheet_extent(_sheet(cell_xml("A1", 1), cell_xml("XFD1048576", 2), prefix="x")) == \
            (1048576, 16384, "XFD1048576")

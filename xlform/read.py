@@ -338,7 +338,7 @@ def open_calamine(path: Path, max_cells: int = MAX_CELLS):
     pkg = sniff(Path(path))
     try:
         book = _book_xml(pkg)
-        extents = _extents(_sheet_parts(pkg, book, _relationships(pkg)))
+        extents = _extents(_sheet_parts(pkg, book, _relationships(pkg)), max_cells)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
         raise ReadError("XF002", "文件已损坏或不完整（不是有效的 .xlsx 压缩包）") from None
     return _open_guarded(pkg, extents, max_cells)
@@ -409,6 +409,10 @@ _ANY_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s/>]")
 _NOT_SMALL_CELL = re.compile(rb'<c(?:[\t\n\r\f\v/>]| (?!r="[A-Z]{1,2}+\d{1,3}+"(?: s="\d++")?+(?: t="\w++")?+/?+>))')
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 _SMALL = (999, 702, "ZZ999")     # 701,298 cells
+# the same with one letter and at most five digits: a bound only where that many cells are allowed
+# (a project list: 27,000 indicator rows of 20 columns are read in one C-speed scan, not per cell)
+_NOT_NARROW_CELL = re.compile(rb'<c(?:[\t\n\r\f\v/>]| (?!r="[A-Z]\d{1,5}+"(?: s="\d++")?+(?: t="\w++")?+/?+>))')
+_NARROW = (99999, 26, "Z99999")   # 2,599,974 cells
 
 
 # a cell tag with an r attribute after the one it begins with (not well-formed, but calamine reads it,
@@ -416,7 +420,7 @@ _SMALL = (999, 702, "ZZ999")     # 701,298 cells
 _SECOND_R = re.compile(rb"""<c r="[^"]*"(?=[^<>]*(?<![\w:.-])r\s*=)""")
 
 
-def _sheet_extent(data: bytes) -> tuple[int, int, str]:
+def _sheet_extent(data: bytes, limit: int = MAX_CELLS) -> tuple[int, int, str]:
     """(rows, columns, farthest cell): an upper bound of the area from A1 to the last cell holding
     something; exact (see _sheet_extent_precise) whenever it decides a refusal.
 
@@ -424,11 +428,13 @@ def _sheet_extent(data: bytes) -> tuple[int, int, str]:
     when every cell tag is that with a reference within ZZ999, the sheet is at most 999 × 702 cells,
     proved by two C-speed searches that find no other cell tag. Next: when every cell tag has its
     reference first, their largest row and column bound it. Any other writer, or a bound over the
-    limit, pays for the precise scan.
+    limit, pays for the precise scan. (A bound is returned only if it is within `limit`, the largest
+    area the caller allows: a bound never refuses a sheet.)
     """
-    if (_SMALL[0] * _SMALL[1] <= MAX_CELLS and _NOT_SMALL_CELL.search(data) is None
-            and _PREFIXED_CELL.search(data) is None):
-        return _SMALL
+    for bound, other_shape in ((_SMALL, _NOT_SMALL_CELL), (_NARROW, _NOT_NARROW_CELL)):
+        if (bound[0] * bound[1] <= limit and other_shape.search(data) is None
+                and _PREFIXED_CELL.search(data) is None):
+            return bound
     if _SECOND_R.search(data):    # only the precise scan, which bounds by every r of a tag
         return _sheet_extent_precise(data)
     refs = _FAST_REF.findall(data)
@@ -721,11 +727,11 @@ def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[t
     return out
 
 
-def _extents(parts: list[tuple[str, bytes]]) -> dict[str, tuple[int, int, str]]:
+def _extents(parts: list[tuple[str, bytes]], limit: int = MAX_CELLS) -> dict[str, tuple[int, int, str]]:
     """_sheet_extent of each sheet name: of the largest of its parts when it has more than one."""
     out: dict[str, tuple[int, int, str]] = {}
     for name, data in parts:
-        extent = _sheet_extent(data)
+        extent = _sheet_extent(data, limit)
         if name not in out or extent[0] * extent[1] > out[name][0] * out[name][1]:
             out[name] = extent
     return out
