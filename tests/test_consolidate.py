@@ -565,6 +565,7 @@ def test_rows_made_on_arrival_are_what_row_cells_makes():
             ("x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x", "很长" * 40),
             (None, None, None, None, None, None, ""), (1234567.891, True, "文字", "", 2.5, float("inf"), 7),
             ("很长的一段需要换行显示的文字内容，超过列宽", "a&b<c>d", True, "文字", "3", 1, "很长" * 40)]
+    rows.insert(0, ("长" * 17000, "x" * 20000, 1.0, 0.5, 1, "达成", "行\n" * 9000))    # past what a cell holds
     fmts = _Formats(xlsxwriter.Workbook(io.BytesIO()))
     made = _Rows(cols, fmts)
     widths, xml = made.render(rows)
@@ -579,6 +580,11 @@ def test_rows_made_on_arrival_are_what_row_cells_makes():
         expected.append(f'<row r="{_ROW}"{_height_attr(_row_height(lines))}>{cells}</row>')
     assert xml.split(b"\x01") == [e.encode("utf-8") for e in expected]
     assert made.narrower(sheet) == []
+    # a file's rows share their first columns (the project's): made once, the same rows and widths
+    for head in [(rows[0][0],), rows[1][:2], rows[3][:3], (None, "", 7.5)]:
+        same = [(*head, *r[len(head):]) for r in rows]
+        assert made.render([r[len(head):] for r in rows], head) == made.render(same)
+    assert made.render([], ("不计入",)) == made.render([])
 
 
 @pytest.mark.parametrize("how", ["none", "wider"])

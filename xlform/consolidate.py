@@ -213,14 +213,14 @@ class _Spill:
         rows.sort(key=_number_order)
         made = None
         if self.detail is not None and entry is not None and report.score is not None and rows:
-            head = (entry.department, entry.code, entry.name)
-            made = self.detail.render([(*head, *_detail_values(r)) for r in rows])
+            made = self.detail.render([_detail_values(r) for r in rows], (entry.department, entry.code, entry.name))
         self.db.execute("INSERT INTO ind VALUES (?, ?, ?, ?, ?)", (seq, marshal.dumps(rows), *self._keep(made)))
         if self.issues is not None and report.findings:
             head = (entry.department, entry.code, entry.name) if entry else ("", report.project_code or "", "")
             name = Path(report.path).name
             self.db.execute("INSERT INTO fxml VALUES (?, ?, ?, ?)", (seq, *self._keep(self.issues.render(
-                [_issue_values(head, name, f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings]))))
+                [_issue_values((), f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings],
+                (*head, name)))))
         self.add_findings(seq, report.findings, start=0)
 
     def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
@@ -735,11 +735,12 @@ def _plain(v: Any) -> tuple[Any, type]:
     return v, type(v)
 
 
-def _lines(text: str, room: float) -> int:
-    """Lines `text` takes in a column with `room` width units, wrapped."""
+def _lines(text: str, room: float, units: Iterable[float] | None = None) -> int:
+    """Lines `text` takes in a column with `room` width units, wrapped (`units`: _line_units(text),
+    if the caller has them)."""
     if 2 * len(text) <= room and "\n" not in text:     # no character is wider than 2: one line
         return 1
-    return sum(max(1, math.ceil(u / room)) for u in _line_units(text))
+    return sum(max(1, math.ceil(u / room)) for u in (_line_units(text) if units is None else units))
 
 
 def _row_height(lines: int) -> float | None:
@@ -1271,38 +1272,49 @@ class _Rows:
         self.sheet.layout_at_caps()
         self.cols = [(*self.sheet._cells[c], col.kind, col.kind in _FIXED_POINT, {})
                      for c, col in enumerate(cols)]
+        self.blanks = [f'{start}{_ROW}"{style}/>' for start, style, *_ in self.cols]
+        self.heights: dict[int, str] = {}          # lines -> the <row>'s height attributes
 
-    def render(self, rows: list[tuple]) -> tuple[bytes, bytes]:
-        """(the widths `rows` need, the rows' XML), what measure() and row_cells() would give, in one
-        pass: this runs for every indicator of every file, so a text's XML, lines and width are worked
-        out once while it repeats (tests compare the two ways)."""
+    def render(self, rows: list[tuple], head: tuple = ()) -> tuple[bytes, bytes]:
+        """(the widths `rows` need, the rows' XML), what measure() and row_cells() would give for
+        `head + row` of each row, in one pass: this runs for every indicator of every file, so the head
+        (the project's columns, the same on every row) is made once, and a text's XML, lines and width
+        are worked out once while it repeats (tests compare the two ways)."""
         n = len(self.cols)
-        widest, lowest, highest = [0.0] * n, [math.inf] * n, [-math.inf] * n
-        out, ROW = [], _ROW
+        widths = [0.0] * n, [math.inf] * n, [-math.inf] * n
+        head_xml, lines = self._cells(head, 0, widths) if rows else ("", 1)
+        out, heights, first = [], self.heights, len(head)
         for row in rows:
-            cells, lines = [], 1
-            for c, v in enumerate(row):
-                start, style, room, kind, ranged, memo = self.cols[c]
-                t = type(v)
-                if t is str:
-                    if not v:
-                        cells.append(f'{start}{ROW}"{style}/>')
-                        continue
-                    hit = memo.get(v)
-                    if hit is None:
-                        if len(memo) >= self.MEMO:
-                            memo.clear()
-                        xml, n_lines = _Sheet._text_cell(v, style, room)
-                        hit = memo[v] = (f"{start}{ROW}{xml}", n_lines, max(_line_units(_clean(v))))
-                    cells.append(hit[0])
-                    if hit[1] > lines:
-                        lines = hit[1]
-                    if hit[2] > widest[c]:
-                        widest[c] = hit[2]
-                    continue
-                if v is None:
-                    cells.append(f'{start}{ROW}"{style}/>')
-                    continue
+            cells, more = self._cells(row, first, widths)
+            more = max(lines, more)
+            height = heights.get(more)
+            if height is None:
+                height = heights[more] = _height_attr(_row_height(more))
+            out.append(f'<row r="{_ROW}"{height}>{head_xml}{cells}</row>')
+        # UTF-8 already, one row after another (no cell text has _NEXT: _ILLEGAL_XML removes it)
+        return marshal.dumps(widths), _NEXT.join(out).encode()
+
+    def _cells(self, values: tuple, first: int, widths: tuple[list, list, list]) -> tuple[str, int]:
+        """The XML of `values`, the cells of columns `first`..., and the lines they need; the widths
+        they need taken into `widths` (widest, lowest, highest, per column). The checks are ordered
+        for the common case: text, nothing, a number."""
+        widest, lowest, highest = widths
+        cells, lines, cols, blanks = [], 1, self.cols, self.blanks
+        for c, v in enumerate(values, first):
+            t = type(v)
+            if t is str and v:
+                hit = cols[c][5].get(v)
+                if hit is None:
+                    hit = self._remember(c, v)
+                cells.append(hit[0])
+                if hit[1] > lines:
+                    lines = hit[1]
+                if hit[2] > widest[c]:
+                    widest[c] = hit[2]
+            elif v is None or t is str:
+                cells.append(blanks[c])
+            else:
+                start, style, room, kind, ranged, _ = cols[c]
                 if ranged and (t is float or t is int):
                     if v < lowest[c]:
                         lowest[c] = v
@@ -1314,17 +1326,33 @@ class _Rows:
                     v, t = _plain(v)
                 if t is str:             # something else written as its text (True): the general way
                     xml, n_lines = _Sheet._text_cell(v, style, room) if v else (f'"{style}/>', 1)
-                    cells.append(f"{start}{ROW}{xml}")
+                    cells.append(f"{start}{_ROW}{xml}")
                     lines = max(lines, n_lines)
                 elif t is int or math.isfinite(v):
                     if room is not None:
                         lines = max(lines, _lines(_shown_number(v, "wrap"), room))
-                    cells.append(f'{start}{ROW}"{style}><v>{v:.16G}</v></c>')
+                    cells.append(f'{start}{_ROW}"{style}><v>{v:.16G}</v></c>')
                 else:
-                    cells.append(f'{start}{ROW}"{style}/>')
-            out.append(f'<row r="{ROW}"{_height_attr(_row_height(lines))}>{"".join(cells)}</row>')
-        # UTF-8 already, one row after another (no cell text has _NEXT: _ILLEGAL_XML removes it)
-        return marshal.dumps((widest, lowest, highest)), _NEXT.join(out).encode()
+                    cells.append(blanks[c])
+        return "".join(cells), lines
+
+    def _remember(self, c: int, v: str) -> tuple[str, int, float]:
+        """A text's cell XML in column c (row number left as _ROW), its lines and its width: what
+        _text_cell and measure() give, with the text cleaned and its lines measured once (most texts
+        come once: names, targets, values; _line_units' cache is kept for the texts that repeat)."""
+        start, style, room, _, _, memo = self.cols[c]
+        if len(memo) >= self.MEMO:
+            memo.clear()
+        text = _ILLEGAL_XML.sub("", v)
+        if len(text) > 16383:           # cut to what a cell holds: the general way
+            xml, n_lines = _Sheet._text_cell(v, style, room)
+            width = max(_line_units(text))
+        else:
+            units = [_units(line) for line in text.split("\n")]
+            n_lines = 1 if room is None else _lines(text, room, units)
+            xml, width = f"\"{style} t=\"inlineStr\"><is>{inline_text(text)}</is></c>", max(units)
+        hit = memo[v] = (f"{start}{_ROW}{xml}", n_lines, width)
+        return hit
 
     def narrower(self, sheet: "_Sheet") -> list[tuple[int, float]] | None:
         """The columns `sheet`'s layout gives less room than the rows were made with, and that room;
@@ -1403,16 +1431,16 @@ ISSUE_COLS = [
 ]
 
 
-def _issue_values(head: tuple, file_name: str, code: str, severity: str, message: str, sheet, cell) -> tuple:
+def _issue_values(head: tuple, code: str, severity: str, message: str, sheet, cell) -> tuple:
+    """问题清单's cells of a finding after `head` (主管部门, 项目编码, 项目名称, 文件, or a part of them)."""
     rule = CATALOGUE.get(code)
-    return (*head, file_name, sheet, cell, code, SEVERITY_ZH.get(severity, severity),
-            rule.title if rule else "", message)
+    return (*head, sheet, cell, code, SEVERITY_ZH.get(severity, severity), rule.title if rule else "", message)
 
 
 def _issue_rows(f: _File, entry: _Entry | None, spill: _Spill, marks_only: bool = False) -> Iterator[tuple]:
     head = (entry.department, entry.code, entry.name) if entry else ("", f.code or "", "")
     for code, severity, message, sheet, cell in spill.findings(f.seq, marks_only):
-        yield _issue_values(head, f.name, code, severity, message, sheet, cell)
+        yield _issue_values((*head, f.name), code, severity, message, sheet, cell)
 
 
 def _write_issues(wb, fmts: _Formats, title: str, projects: list[_Project], stubs: list[_File], spill: _Spill,
