@@ -504,6 +504,9 @@ def test_output_is_atomic_and_skips_itself(manifest, tmp_path):
     second = consolidate([folder], manifest, out, jobs=1)
     assert first.files == second.files == 1 and not second.rejected
     assert sorted(p.name for p in folder.iterdir()) == sorted([src.name, "汇总.xlsx"])   # no temp files left
+    (folder / "链接.xlsx").symlink_to(out)   # the output under another name is the output too
+    third = consolidate([folder, out], manifest, out, jobs=1)
+    assert third.files == 1 and not third.rejected
 
 
 # ---------------------------------------------------------------- the manifest, streamed

@@ -325,10 +325,7 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
             raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
         if out.is_dir():
             raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
-        target = out.resolve()
-        files = collect_files(paths)
-        if target.exists():       # else no input is it (resolving 1,000 paths: 40 ms before any file is read)
-            files = [f for f in files if f.resolve() != target]
+        files = _without(collect_files(paths), out)
         if not files:
             raise XlformError("没有找到要汇总的文件")
         try:
@@ -352,6 +349,22 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
                 tmp.unlink()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _without(files: list[Path], out: Path) -> list[Path]:
+    """`files` less the output of an earlier run (a summary in a folder being read is not an input), by
+    device and inode: a stat per file, where resolving 1,000 paths took 70 ms before the first was read."""
+    try:
+        target = out.stat()
+    except OSError:                 # not there yet: no input is it
+        return files
+
+    def same(f: Path) -> bool:
+        try:
+            return os.path.samestat(f.stat(), target)
+        except OSError:             # gone since it was listed: reading it will say so
+            return False
+    return [f for f in files if not same(f)]
 
 
 def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], forms: dict[str, FormSpec],
