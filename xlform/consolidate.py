@@ -31,7 +31,6 @@ import ctypes
 import dataclasses
 import datetime as dt
 import functools
-import gc
 import marshal
 import math
 import os
@@ -428,8 +427,9 @@ def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:
 
 def _release_freed_memory() -> None:
     """Hand the heap the manifest parser freed back to the system (glibc keeps it otherwise). A forked
-    worker's RSS counts every page of its parent's heap, so this is what the workers would carry."""
-    gc.collect()
+    worker's RSS counts every page of its parent's heap, so this is what the workers would carry.
+    (No gc.collect() first: the parser's objects hold no reference cycles, they are freed as they go;
+    a full collection freed nothing and took 0.03 s of the serial start.)"""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):        # not glibc: nothing to trim, nothing lost
