@@ -551,6 +551,45 @@ def test_manifest_index_key_order_and_errors(tmp_path):
         ManifestIndex.build(tmp_path / "missing.json", tmp_path / "missing.manifest.sqlite")
 
 
+def test_manifest_read_while_the_workers_start_gives_the_same_workbook(manifest, tmp_path, monkeypatch):
+    """With --jobs 2 the manifest is read by a child process while the workers check the first files.
+    A code listed twice (the later entry counts) may have been looked up before its later entry came:
+    the files are then checked again, and the workbook is the one --jobs 1 writes, byte for byte."""
+    from xlform import consolidate as C
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"] = [{**data["files"][0], "project_name": "先列出的名称"}] + data["files"]
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    starts = []
+    iter_batch = C.iter_batch
+    monkeypatch.setattr(C, "iter_batch", lambda *a, **k: starts.append(1) or iter_batch(*a, **k))
+    for m in (manifest, twice):
+        starts.clear()
+        one, two = tmp_path / f"{m.stem}-1.xlsx", tmp_path / f"{m.stem}-2.xlsx"
+        consolidate([RETURNED], m, one, jobs=1)
+        consolidate([RETURNED], m, two, jobs=2)
+        assert one.read_bytes() == two.read_bytes()
+        assert len(starts) == (3 if m is twice else 2)
+    assert "先列出的名称" not in str(_rows(two, two.stat().st_mtime, SUMMARY, False))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bad_manifest_is_reported_before_anything_else(tmp_path, jobs):
+    """Whether the manifest is read first or beside the workers: a missing, broken or empty one is the
+    error reported (exit 2, in Chinese), even when the files or the output are wrong too."""
+    from xlform.errors import XlformError
+    broken, empty = tmp_path / "broken.json", tmp_path / "empty.json"
+    broken.write_text('{"manifest_version": 1, "files": [', encoding="utf-8")
+    empty.write_text('{"manifest_version": 1, "created": "", "files": []}', encoding="utf-8")
+    for m, message in ((broken, "无法读取或已损坏"), (tmp_path / "nope.json", "找不到 manifest 文件"),
+                       (empty, "中没有项目")):
+        for inputs, out in (([RETURNED], tmp_path / "o.xlsx"), ([tmp_path / "missing"], tmp_path / "o.xlsx"),
+                            ([RETURNED], tmp_path / "o.csv")):
+            with pytest.raises(XlformError, match=message):
+                consolidate(inputs, m, out, jobs=jobs)
+    assert not (tmp_path / "o.xlsx").exists()
+
+
 # ---------------------------------------------------------------- rows made as the reports arrive
 
 def test_rows_made_on_arrival_are_what_row_cells_makes():

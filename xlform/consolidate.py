@@ -31,6 +31,7 @@ import ctypes
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import marshal
 import math
 import os
@@ -53,7 +54,7 @@ from .errors import XlformError
 from .fastsheet import inline_text
 from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
-from .manifest_index import INDEX_SUFFIX, ManifestIndex
+from .manifest_index import INDEX_SUFFIX, Building, can_build_in_background
 from .spec import FormSpec, available_forms
 from .validate import FileReport, collect_files, iter_batch, mark_duplicates
 from .atomic import atomic_path
@@ -310,44 +311,95 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
     forms = available_forms(templates)
     with tempfile.TemporaryDirectory(prefix="xlform-consolidate-", ignore_cleanup_errors=True) as tmpdir:
         work = Path(tmpdir)
-        # the manifest is streamed into an index the workers look entries up in; this process keeps only
-        # what the sheets need of each entry (a manifest is mostly the locked cells of every workbook)
-        entries: list[_Entry] = []
-        index = ManifestIndex.build(manifest_path, work / f"issued{INDEX_SUFFIX}", on_entry=lambda e: (
-            entries.append(_light(e, forms.get(e.form_id))) if e.project_code else None))
-        created = index.created
-        index.close()
-        _release_freed_memory()      # before the workers fork: they would carry the parser's leftovers
-        if not entries:
-            raise XlformError(f"manifest {manifest_path.name} 中没有项目（空白表的 manifest 不能汇总）")
-        if out.suffix.lower() != ".xlsx":
-            raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
-        if out.is_dir():
-            raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
-        files = _without(collect_files(paths), out)
-        if not files:
-            raise XlformError("没有找到要汇总的文件")
+        issued = _Issued(manifest_path, work, forms, background=(jobs or os.cpu_count() or 1) > 1)
         try:
-            tmp, commit = atomic_path(out)
-        except OSError as exc:
-            raise XlformError(f"无法写入输出文件 {out}：{exc.strerror or exc}") from None
-
-        result = ConsolidateResult(out_path=out, projects=len(entries), files=len(files))
-        try:
-            wb, fmts = _open_workbook(tmp, work)
-            spill = _Spill(work, (_Rows(DETAIL_COLS, fmts), _Rows(ISSUE_COLS, fmts)))
             try:
-                projects, stubs = _collect(files, index.path, entries, forms, spill, result,
-                                           jobs=jobs, templates=templates, progress=progress)
-                _write(wb, fmts, created, manifest_path, projects, stubs, spill, result)
+                files, tmp, commit = _prepare(paths, out)
+            except XlformError:
+                issued.entries()     # a missing, broken or empty manifest is what is reported first
+                raise
+            result = ConsolidateResult(out_path=out, files=len(files))
+            try:
+                wb, fmts = _open_workbook(tmp, work)
+                spill = _Spill(work, (_Rows(DETAIL_COLS, fmts), _Rows(ISSUE_COLS, fmts)))
+                try:
+                    projects, stubs = _collect(files, issued, forms, spill, result,
+                                               jobs=jobs, templates=templates, progress=progress)
+                    _write(wb, fmts, issued.created, manifest_path, projects, stubs, spill, result)
+                finally:
+                    spill.close()
+                commit()
             finally:
-                spill.close()
-            commit()
+                if tmp.exists():
+                    tmp.unlink()
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            issued.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+class _Issued:
+    """The manifest, as consolidate uses it: streamed into an index the workers look entries up in
+    (a manifest is mostly the locked cells of every workbook), and of each project what the sheets
+    need (_Entry), kept in this process.
+
+    With more than one process the index is filled by a child process while the workers already
+    check the first files (manifest_index.Building): the serial start before the first file is then
+    no longer the whole manifest's reading (0.2-0.3 s for 1,000 projects, growing with them), and
+    this process never holds the parser's garbage. With one, it is read here first, as a single
+    process must."""
+
+    def __init__(self, manifest_path: Path, work: Path, forms: dict[str, FormSpec], background: bool):
+        self.name, self.index = manifest_path.name, None
+        self.background = background and can_build_in_background()
+        self.building = Building(manifest_path, work / f"issued{INDEX_SUFFIX}",
+                                 functools.partial(_summary, forms=forms), background=self.background)
+        self.path = self.building.path
+        self._entries: list[_Entry] | None = None
+        if not self.background:
+            self.entries()
+            _release_freed_memory()  # before the workers fork: they would carry the parser's leftovers
+
+    def entries(self) -> list[_Entry]:
+        """Each project's _Entry, in the manifest's order, once it is read to the end (waits for it);
+        XlformError for a missing, broken or empty manifest."""
+        if self._entries is None:
+            self.index = self.building.wait()
+            self._entries = [_Entry(*s) for s in self.index.summaries()]
+            if not self._entries:
+                raise XlformError(f"manifest {self.name} 中没有项目（空白表的 manifest 不能汇总）")
+        return self._entries
+
+    @property
+    def created(self) -> str:
+        return self.index.created
+
+    @property
+    def stale(self) -> bool:
+        """Whether a worker may have checked a file against an entry the manifest replaced further on
+        (a code listed twice: the later entry counts), having looked it up while the index was filled."""
+        return self.background and self.index.listed_twice > 0
+
+    def close(self) -> None:
+        self.building.stop()
+        if self.index is not None:
+            self.index.close()
+
+
+def _prepare(paths: Iterable[str | Path], out: Path) -> tuple[list[Path], Path, Callable[[], None]]:
+    """The files to read and the output's temp path and commit(); XlformError if it cannot start."""
+    if out.suffix.lower() != ".xlsx":
+        raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
+    if out.is_dir():
+        raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
+    files = _without(collect_files(paths), out)
+    if not files:
+        raise XlformError("没有找到要汇总的文件")
+    try:
+        tmp, commit = atomic_path(out)
+    except OSError as exc:
+        raise XlformError(f"无法写入输出文件 {out}：{exc.strerror or exc}") from None
+    return files, tmp, commit
 
 
 def _without(files: list[Path], out: Path) -> list[Path]:
@@ -366,13 +418,12 @@ def _without(files: list[Path], out: Path) -> list[Path]:
     return [f for f in files if not same(f)]
 
 
-def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], forms: dict[str, FormSpec],
-             spill: _Spill, result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
-    projects = {e.code: _Project(e, forms.get(e.form_id)) for e in entries}
-    entries.clear()
+def _collect(files: list[Path], issued: _Issued, forms: dict[str, FormSpec], spill: _Spill,
+             result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
+    reports = _reports(files, issued, jobs=jobs, templates=templates)
+    projects = {e.code: _Project(e, forms.get(e.form_id)) for e in issued.entries()}
     result.projects = len(projects)          # a code listed twice in the manifest is one project (the last)
     stubs: list[_File] = []
-    reports = iter_batch(files, manifest_path, None, jobs=jobs, templates=templates)
     if progress is not None:
         reports = progress(reports, total=len(files))
     for seq, report in enumerate(reports):
@@ -400,6 +451,28 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], form
                                                           key=_File.sort_key)]
     ordered = sorted(projects.values(), key=lambda p: (p.entry.department, p.entry.code))
     return ordered, stubs
+
+
+def _reports(files: list[Path], issued: _Issued, *, jobs, templates) -> Iterator[FileReport]:
+    """iter_batch's reports; when this returns, the workers are at work and issued.entries() is known."""
+    first, rest = _started(files, issued, jobs=jobs, templates=templates)
+    if issued.stale:        # checked again against the whole manifest (only a hand-edited one lists a code twice)
+        rest.close()
+        first, rest = _started(files, issued, jobs=jobs, templates=templates)
+    return itertools.chain([first], rest)
+
+
+def _started(files: list[Path], issued: _Issued, *, jobs, templates) -> tuple[FileReport, Iterator[FileReport]]:
+    """iter_batch's first report and the generator of the others, the manifest read to the end (by
+    the Building child, if there is one, while the workers checked the first files)."""
+    reports = iter_batch(files, issued.path, None, jobs=jobs, templates=templates)
+    try:
+        first = next(reports)
+        issued.entries()
+    except BaseException:
+        reports.close()
+        raise
+    return first, reports
 
 
 def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:
@@ -928,12 +1001,16 @@ def _budget_fields(spec: FormSpec | None) -> list[str]:
     return [f.name for f in (spec.fields_with_role("fund_total") or spec.fields_with_role("fund_budget"))]
 
 
-def _light(e: ManifestEntry, spec: FormSpec | None) -> _Entry:
-    """The entry without its locked cells and indicators: identity, unit and issued budget only."""
+def _summary(e: ManifestEntry, forms: dict[str, FormSpec]) -> tuple | None:
+    """An _Entry's fields (a plain tuple: it may be made in the process reading the manifest): the
+    entry without its locked cells and indicators, identity, unit and issued budget only; None for an
+    entry without a project code (a blank form's)."""
+    if not e.project_code:
+        return None
     fields = (e.project or {}).get("fields", {})
-    names = _budget_fields(spec)
-    return _Entry(e.project_code, e.department, e.project_name, e.form_id, e.year, fields.get("unit"),
-                  _real(fields.get(names[0])) if names else None)
+    names = _budget_fields(forms.get(e.form_id))
+    return (e.project_code, e.department, e.project_name, e.form_id, e.year, fields.get("unit"),
+            _real(fields.get(names[0])) if names else None)
 
 
 # ---- 汇总表
