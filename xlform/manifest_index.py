@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import multiprocessing
 import os
 import sqlite3
 import time
@@ -229,11 +230,7 @@ class ManifestIndex:
             if on_entry is not None:
                 on_entry(entry)
 
-        db = _create(Path(db_path), wal=False)
-        try:
-            _fill(db, Path(manifest_path), see, chunk)
-        finally:
-            db.close()
+        _fill_here(Path(manifest_path), Path(db_path), see, chunk)
         return cls(db_path)
 
     def close(self) -> None:
@@ -244,24 +241,20 @@ class Building:
     """manifest.json streamed into an index by a forked child process, while the index is used.
 
     For a batch whose workers start at once: they look their entries up as the child adds them
-    (a manifest lists its projects in the order generate names the files, so the child, several
-    times faster per entry than a worker per file, is ahead of them), instead of waiting for the
-    whole manifest before the first file is read. `summarize(entry)` runs in the child; what it
+    (a manifest lists its projects in the order generate names the files, and the child takes
+    ~0.2 ms an entry where a worker takes ~8 ms a file, so it keeps ahead), instead of waiting for
+    the whole manifest before the first file is read. `summarize(entry)` runs in the child; what it
     returns (marshal-able, or None) is stored with the entry and read back with summaries().
+    background=False fills the index here and now instead (one process: nothing to overlap).
 
     A broken manifest is reported by wait() with build()'s message (and to the workers' lookups
     meanwhile); a child that dies is noticed through a lock it holds until it exits."""
 
     def __init__(self, manifest_path: str | Path, db_path: str | Path,
                  summarize: Callable[[ManifestEntry], Any], chunk: int = 1 << 20, background: bool = True):
-        import multiprocessing
         self.path, self.process = Path(db_path), None
-        if not background:          # here and now: raises at once for a broken manifest
-            db = _create(self.path, wal=False)
-            try:
-                _fill(db, Path(manifest_path), summarize, chunk)
-            finally:
-                db.close()
+        if not background:          # here and now, no child: raises at once for a broken manifest
+            _fill_here(Path(manifest_path), self.path, summarize, chunk)
             return
         _create(self.path, wal=True).close()            # WAL: lookups read while the child writes
         lock = os.open(_lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)
@@ -294,7 +287,6 @@ class Building:
 
 def can_build_in_background() -> bool:
     """Whether a Building's child process can be used here (it forks, and its lock is POSIX's)."""
-    import multiprocessing
     return fcntl is not None and "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -312,6 +304,14 @@ def _create(db_path: Path, wal: bool) -> sqlite3.Connection:
     db.execute("INSERT INTO meta VALUES (?, ?)", (_STATE, json.dumps(_BUILDING)))
     db.commit()
     return db
+
+
+def _fill_here(manifest_path: Path, db_path: Path, summarize: Callable[[ManifestEntry], Any], chunk: int) -> None:
+    db = _create(db_path, wal=False)
+    try:
+        _fill(db, manifest_path, summarize, chunk)
+    finally:
+        db.close()
 
 
 def _fill(db: sqlite3.Connection, manifest_path: Path, summarize: Callable[[ManifestEntry], Any],
