@@ -286,8 +286,9 @@ class Building:
 
 
 def can_build_in_background() -> bool:
-    """Whether a Building's child process can be used here (it forks, and its lock is POSIX's)."""
-    return fcntl is not None and "fork" in multiprocessing.get_all_start_methods()
+    """Whether a Building's child process can be used here: it forks (only where processes are forked
+    anyway, as the batch's workers are: not on macOS or Windows), and its lock is POSIX's."""
+    return fcntl is not None and multiprocessing.get_start_method(allow_none=False) == "fork"
 
 
 _STATE, _BUILDING, _DONE, _FAILED = "state", "building", "done", "failed"
