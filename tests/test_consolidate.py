@@ -504,6 +504,9 @@ def test_output_is_atomic_and_skips_itself(manifest, tmp_path):
     second = consolidate([folder], manifest, out, jobs=1)
     assert first.files == second.files == 1 and not second.rejected
     assert sorted(p.name for p in folder.iterdir()) == sorted([src.name, "汇总.xlsx"])   # no temp files left
+    (folder / "链接.xlsx").symlink_to(out)   # the output under another name is the output too
+    third = consolidate([folder, out], manifest, out, jobs=1)
+    assert third.files == 1 and not third.rejected
 
 
 # ---------------------------------------------------------------- the manifest, streamed
@@ -548,6 +551,45 @@ def test_manifest_index_key_order_and_errors(tmp_path):
         ManifestIndex.build(tmp_path / "missing.json", tmp_path / "missing.manifest.sqlite")
 
 
+def test_manifest_read_while_the_workers_start_gives_the_same_workbook(manifest, tmp_path, monkeypatch):
+    """With --jobs 2 the manifest is read by a child process while the workers check the first files.
+    A code listed twice (the later entry counts) may have been looked up before its later entry came:
+    the files are then checked again, and the workbook is the one --jobs 1 writes, byte for byte."""
+    from xlform import consolidate as C
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"] = [{**data["files"][0], "project_name": "先列出的名称"}] + data["files"]
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    starts = []
+    iter_batch = C.iter_batch
+    monkeypatch.setattr(C, "iter_batch", lambda *a, **k: starts.append(1) or iter_batch(*a, **k))
+    for m in (manifest, twice):
+        starts.clear()
+        one, two = tmp_path / f"{m.stem}-1.xlsx", tmp_path / f"{m.stem}-2.xlsx"
+        consolidate([RETURNED], m, one, jobs=1)
+        consolidate([RETURNED], m, two, jobs=2)
+        assert one.read_bytes() == two.read_bytes()
+        assert len(starts) == (3 if m is twice else 2)
+    assert "先列出的名称" not in str(_rows(two, two.stat().st_mtime, SUMMARY, False))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bad_manifest_is_reported_before_anything_else(tmp_path, jobs):
+    """Whether the manifest is read first or beside the workers: a missing, broken or empty one is the
+    error reported (exit 2, in Chinese), even when the files or the output are wrong too."""
+    from xlform.errors import XlformError
+    broken, empty = tmp_path / "broken.json", tmp_path / "empty.json"
+    broken.write_text('{"manifest_version": 1, "files": [', encoding="utf-8")
+    empty.write_text('{"manifest_version": 1, "created": "", "files": []}', encoding="utf-8")
+    for m, message in ((broken, "无法读取或已损坏"), (tmp_path / "nope.json", "找不到 manifest 文件"),
+                       (empty, "中没有项目")):
+        for inputs, out in (([RETURNED], tmp_path / "o.xlsx"), ([tmp_path / "missing"], tmp_path / "o.xlsx"),
+                            ([RETURNED], tmp_path / "o.csv")):
+            with pytest.raises(XlformError, match=message):
+                consolidate(inputs, m, out, jobs=jobs)
+    assert not (tmp_path / "o.xlsx").exists()
+
+
 # ---------------------------------------------------------------- rows made as the reports arrive
 
 def test_rows_made_on_arrival_are_what_row_cells_makes():
@@ -565,6 +607,7 @@ def test_rows_made_on_arrival_are_what_row_cells_makes():
             ("x\x01y\ufffe", "+86 10", 0, 12345678901234.5, -7, "@x", "很长" * 40),
             (None, None, None, None, None, None, ""), (1234567.891, True, "文字", "", 2.5, float("inf"), 7),
             ("很长的一段需要换行显示的文字内容，超过列宽", "a&b<c>d", True, "文字", "3", 1, "很长" * 40)]
+    rows.insert(0, ("长" * 17000, "x" * 20000, 1.0, 0.5, 1, "达成", "行\n" * 9000))    # past what a cell holds
     fmts = _Formats(xlsxwriter.Workbook(io.BytesIO()))
     made = _Rows(cols, fmts)
     widths, xml = made.render(rows)
@@ -579,6 +622,11 @@ def test_rows_made_on_arrival_are_what_row_cells_makes():
         expected.append(f'<row r="{_ROW}"{_height_attr(_row_height(lines))}>{cells}</row>')
     assert xml.split(b"\x01") == [e.encode("utf-8") for e in expected]
     assert made.narrower(sheet) == []
+    # a file's rows share their first columns (the project's): made once, the same rows and widths
+    for head in [(rows[0][0],), rows[1][:2], rows[3][:3], (None, "", 7.5)]:
+        same = [(*head, *r[len(head):]) for r in rows]
+        assert made.render([r[len(head):] for r in rows], head) == made.render(same)
+    assert made.render([], ("不计入",)) == made.render([])
 
 
 @pytest.mark.parametrize("how", ["none", "wider"])

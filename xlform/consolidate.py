@@ -31,7 +31,7 @@ import ctypes
 import dataclasses
 import datetime as dt
 import functools
-import gc
+import itertools
 import marshal
 import math
 import os
@@ -54,7 +54,7 @@ from .errors import XlformError
 from .xlsxlite import inline_text
 from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
-from .manifest_index import INDEX_SUFFIX, ManifestIndex
+from .manifest_index import INDEX_SUFFIX, Building, can_build_in_background
 from .spec import FormSpec, available_forms
 from .validate import FileReport, collect_files, iter_batch, mark_duplicates
 from .atomic import atomic_path
@@ -213,14 +213,14 @@ class _Spill:
         rows.sort(key=_number_order)
         made = None
         if self.detail is not None and entry is not None and report.score is not None and rows:
-            head = (entry.department, entry.code, entry.name)
-            made = self.detail.render([(*head, *_detail_values(r)) for r in rows])
+            made = self.detail.render([_detail_values(r) for r in rows], (entry.department, entry.code, entry.name))
         self.db.execute("INSERT INTO ind VALUES (?, ?, ?, ?, ?)", (seq, marshal.dumps(rows), *self._keep(made)))
         if self.issues is not None and report.findings:
             head = (entry.department, entry.code, entry.name) if entry else ("", report.project_code or "", "")
             name = Path(report.path).name
             self.db.execute("INSERT INTO fxml VALUES (?, ?, ?, ?)", (seq, *self._keep(self.issues.render(
-                [_issue_values(head, name, f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings]))))
+                [_issue_values((), f.code, f.severity, f.message, f.sheet, f.cell) for f in report.findings],
+                (*head, name)))))
         self.add_findings(seq, report.findings, start=0)
 
     def add_findings(self, seq: int, findings: list[Finding], start: int) -> None:
@@ -311,56 +311,119 @@ def consolidate(paths: Iterable[str | Path], manifest_path: str | Path, out_path
     forms = available_forms(templates)
     with tempfile.TemporaryDirectory(prefix="xlform-consolidate-", ignore_cleanup_errors=True) as tmpdir:
         work = Path(tmpdir)
-        # the manifest is streamed into an index the workers look entries up in; this process keeps only
-        # what the sheets need of each entry (a manifest is mostly the locked cells of every workbook)
-        entries: list[_Entry] = []
-        index = ManifestIndex.build(manifest_path, work / f"issued{INDEX_SUFFIX}", on_entry=lambda e: (
-            entries.append(_light(e, forms.get(e.form_id))) if e.project_code else None))
-        created = index.created
-        index.close()
-        _release_freed_memory()      # before the workers fork: they would carry the parser's leftovers
-        if not entries:
-            raise XlformError(f"manifest {manifest_path.name} 中没有项目（空白表的 manifest 不能汇总）")
-        if out.suffix.lower() != ".xlsx":
-            raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
-        if out.is_dir():
-            raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
-        target = out.resolve()
-        files = collect_files(paths)
-        if target.exists():       # else no input is it (resolving 1,000 paths: 40 ms before any file is read)
-            files = [f for f in files if f.resolve() != target]
-        if not files:
-            raise XlformError("没有找到要汇总的文件")
+        issued = _Issued(manifest_path, work, forms, background=(jobs or os.cpu_count() or 1) > 1)
         try:
-            tmp, commit = atomic_path(out)
-        except OSError as exc:
-            raise XlformError(f"无法写入输出文件 {out}：{exc.strerror or exc}") from None
-
-        result = ConsolidateResult(out_path=out, projects=len(entries), files=len(files))
-        try:
-            wb, fmts = _open_workbook(tmp, work)
-            spill = _Spill(work, (_Rows(DETAIL_COLS, fmts), _Rows(ISSUE_COLS, fmts)))
             try:
-                projects, stubs = _collect(files, index.path, entries, forms, spill, result,
-                                           jobs=jobs, templates=templates, progress=progress)
-                _write(wb, fmts, created, manifest_path, projects, stubs, spill, result)
+                files, tmp, commit = _prepare(paths, out)
+            except XlformError:
+                issued.entries()     # a missing, broken or empty manifest is what is reported first
+                raise
+            result = ConsolidateResult(out_path=out, files=len(files))
+            try:
+                wb, fmts = _open_workbook(tmp, work)
+                spill = _Spill(work, (_Rows(DETAIL_COLS, fmts), _Rows(ISSUE_COLS, fmts)))
+                try:
+                    projects, stubs = _collect(files, issued, forms, spill, result,
+                                               jobs=jobs, templates=templates, progress=progress)
+                    _write(wb, fmts, issued.created, manifest_path, projects, stubs, spill, result)
+                finally:
+                    spill.close()
+                commit()
             finally:
-                spill.close()
-            commit()
+                if tmp.exists():
+                    tmp.unlink()
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            issued.close()
     result.seconds = time.monotonic() - started
     return result
 
 
-def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], forms: dict[str, FormSpec],
-             spill: _Spill, result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
-    projects = {e.code: _Project(e, forms.get(e.form_id)) for e in entries}
-    entries.clear()
+class _Issued:
+    """The manifest, as consolidate uses it: streamed into an index the workers look entries up in
+    (a manifest is mostly the locked cells of every workbook), and of each project what the sheets
+    need (_Entry), kept in this process.
+
+    With more than one process the index is filled by a child process while the workers already
+    check the first files (manifest_index.Building): the serial start before the first file is then
+    no longer the whole manifest's reading (0.2-0.3 s for 1,000 projects, growing with them), and
+    this process never holds the parser's garbage. With one, it is read here first, as a single
+    process must."""
+
+    def __init__(self, manifest_path: Path, work: Path, forms: dict[str, FormSpec], background: bool):
+        self.name, self.index = manifest_path.name, None
+        self.background = background and can_build_in_background()
+        self.building = Building(manifest_path, work / f"issued{INDEX_SUFFIX}",
+                                 functools.partial(_summary, forms=forms), background=self.background)
+        self.path = self.building.path
+        self._entries: list[_Entry] | None = None
+        if not self.background:
+            self.entries()
+            _release_freed_memory()  # before the workers fork: they would carry the parser's leftovers
+
+    def entries(self) -> list[_Entry]:
+        """Each project's _Entry, in the manifest's order, once it is read to the end (waits for it);
+        XlformError for a missing, broken or empty manifest."""
+        if self._entries is None:
+            self.index = self.building.wait()
+            self._entries = [_Entry(*s) for s in self.index.summaries()]
+            if not self._entries:
+                raise XlformError(f"manifest {self.name} 中没有项目（空白表的 manifest 不能汇总）")
+        return self._entries
+
+    @property
+    def created(self) -> str:
+        return self.index.created
+
+    @property
+    def stale(self) -> bool:
+        """Whether a worker may have checked a file against an entry the manifest replaced further on
+        (a code listed twice: the later entry counts), having looked it up while the index was filled."""
+        return self.background and self.index.listed_twice > 0
+
+    def close(self) -> None:
+        self.building.stop()
+        if self.index is not None:
+            self.index.close()
+
+
+def _prepare(paths: Iterable[str | Path], out: Path) -> tuple[list[Path], Path, Callable[[], None]]:
+    """The files to read and the output's temp path and commit(); XlformError if it cannot start."""
+    if out.suffix.lower() != ".xlsx":
+        raise XlformError(f"汇总工作簿的文件名应以 .xlsx 结尾：{out}")
+    if out.is_dir():
+        raise XlformError(f"输出路径是一个文件夹：{out}（请给出 .xlsx 文件名）")
+    files = _without(collect_files(paths), out)
+    if not files:
+        raise XlformError("没有找到要汇总的文件")
+    try:
+        tmp, commit = atomic_path(out)
+    except OSError as exc:
+        raise XlformError(f"无法写入输出文件 {out}：{exc.strerror or exc}") from None
+    return files, tmp, commit
+
+
+def _without(files: list[Path], out: Path) -> list[Path]:
+    """`files` less the output of an earlier run (a summary in a folder being read is not an input), by
+    device and inode: a stat per file, where resolving 1,000 paths took 70 ms before the first was read."""
+    try:
+        target = out.stat()
+    except OSError:                 # not there yet: no input is it
+        return files
+
+    def same(f: Path) -> bool:
+        try:
+            return os.path.samestat(f.stat(), target)
+        except OSError:             # gone since it was listed: reading it will say so
+            return False
+    return [f for f in files if not same(f)]
+
+
+def _collect(files: list[Path], issued: _Issued, forms: dict[str, FormSpec], spill: _Spill,
+             result: ConsolidateResult, *, jobs, templates, progress) -> tuple[list[_Project], list[_File]]:
+    reports = _reports(files, issued, jobs=jobs, templates=templates)
+    projects = {e.code: _Project(e, forms.get(e.form_id)) for e in issued.entries()}
     result.projects = len(projects)          # a code listed twice in the manifest is one project (the last)
     stubs: list[_File] = []
-    reports = iter_batch(files, manifest_path, None, jobs=jobs, templates=templates)
     if progress is not None:
         reports = progress(reports, total=len(files))
     for seq, report in enumerate(reports):
@@ -390,6 +453,28 @@ def _collect(files: list[Path], manifest_path: Path, entries: list[_Entry], form
     return ordered, stubs
 
 
+def _reports(files: list[Path], issued: _Issued, *, jobs, templates) -> Iterator[FileReport]:
+    """iter_batch's reports; when this returns, the workers are at work and issued.entries() is known."""
+    first, rest = _started(files, issued, jobs=jobs, templates=templates)
+    if issued.stale:        # checked again against the whole manifest (only a hand-edited one lists a code twice)
+        rest.close()
+        first, rest = _started(files, issued, jobs=jobs, templates=templates)
+    return itertools.chain([first], rest)
+
+
+def _started(files: list[Path], issued: _Issued, *, jobs, templates) -> tuple[FileReport, Iterator[FileReport]]:
+    """iter_batch's first report and the generator of the others, the manifest read to the end (by
+    the Building child, if there is one, while the workers checked the first files)."""
+    reports = iter_batch(files, issued.path, None, jobs=jobs, templates=templates)
+    try:
+        first = next(reports)
+        issued.entries()
+    except BaseException:
+        reports.close()
+        raise
+    return first, reports
+
+
 def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:
     """Choose the file 汇总表 uses for each project, and give every file of a project that came more than
     once the XF105 finding validate gives (with which file is used)."""
@@ -415,8 +500,9 @@ def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:
 
 def _release_freed_memory() -> None:
     """Hand the heap the manifest parser freed back to the system (glibc keeps it otherwise). A forked
-    worker's RSS counts every page of its parent's heap, so this is what the workers would carry."""
-    gc.collect()
+    worker's RSS counts every page of its parent's heap, so this is what the workers would carry.
+    (No gc.collect() first: the parser's objects hold no reference cycles, they are freed as they go;
+    a full collection freed nothing and took 0.03 s of the serial start.)"""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):        # not glibc: nothing to trim, nothing lost
@@ -735,11 +821,12 @@ def _plain(v: Any) -> tuple[Any, type]:
     return v, type(v)
 
 
-def _lines(text: str, room: float) -> int:
-    """Lines `text` takes in a column with `room` width units, wrapped."""
+def _lines(text: str, room: float, units: Iterable[float] | None = None) -> int:
+    """Lines `text` takes in a column with `room` width units, wrapped (`units`: _line_units(text),
+    if the caller has them)."""
     if 2 * len(text) <= room and "\n" not in text:     # no character is wider than 2: one line
         return 1
-    return sum(max(1, math.ceil(u / room)) for u in _line_units(text))
+    return sum(max(1, math.ceil(u / room)) for u in (_line_units(text) if units is None else units))
 
 
 def _row_height(lines: int) -> float | None:
@@ -914,12 +1001,16 @@ def _budget_fields(spec: FormSpec | None) -> list[str]:
     return [f.name for f in (spec.fields_with_role("fund_total") or spec.fields_with_role("fund_budget"))]
 
 
-def _light(e: ManifestEntry, spec: FormSpec | None) -> _Entry:
-    """The entry without its locked cells and indicators: identity, unit and issued budget only."""
+def _summary(e: ManifestEntry, forms: dict[str, FormSpec]) -> tuple | None:
+    """An _Entry's fields (a plain tuple: it may be made in the process reading the manifest): the
+    entry without its locked cells and indicators, identity, unit and issued budget only; None for an
+    entry without a project code (a blank form's)."""
+    if not e.project_code:
+        return None
     fields = (e.project or {}).get("fields", {})
-    names = _budget_fields(spec)
-    return _Entry(e.project_code, e.department, e.project_name, e.form_id, e.year, fields.get("unit"),
-                  _real(fields.get(names[0])) if names else None)
+    names = _budget_fields(forms.get(e.form_id))
+    return (e.project_code, e.department, e.project_name, e.form_id, e.year, fields.get("unit"),
+            _real(fields.get(names[0])) if names else None)
 
 
 # ---- 汇总表
@@ -1271,38 +1362,49 @@ class _Rows:
         self.sheet.layout_at_caps()
         self.cols = [(*self.sheet._cells[c], col.kind, col.kind in _FIXED_POINT, {})
                      for c, col in enumerate(cols)]
+        self.blanks = [f'{start}{_ROW}"{style}/>' for start, style, *_ in self.cols]
+        self.heights: dict[int, str] = {}          # lines -> the <row>'s height attributes
 
-    def render(self, rows: list[tuple]) -> tuple[bytes, bytes]:
-        """(the widths `rows` need, the rows' XML), what measure() and row_cells() would give, in one
-        pass: this runs for every indicator of every file, so a text's XML, lines and width are worked
-        out once while it repeats (tests compare the two ways)."""
+    def render(self, rows: list[tuple], head: tuple = ()) -> tuple[bytes, bytes]:
+        """(the widths `rows` need, the rows' XML), what measure() and row_cells() would give for
+        `head + row` of each row, in one pass: this runs for every indicator of every file, so the head
+        (the project's columns, the same on every row) is made once, and a text's XML, lines and width
+        are worked out once while it repeats (tests compare the two ways)."""
         n = len(self.cols)
-        widest, lowest, highest = [0.0] * n, [math.inf] * n, [-math.inf] * n
-        out, ROW = [], _ROW
+        widths = [0.0] * n, [math.inf] * n, [-math.inf] * n
+        head_xml, lines = self._cells(head, 0, widths) if rows else ("", 1)
+        out, heights, first = [], self.heights, len(head)
         for row in rows:
-            cells, lines = [], 1
-            for c, v in enumerate(row):
-                start, style, room, kind, ranged, memo = self.cols[c]
-                t = type(v)
-                if t is str:
-                    if not v:
-                        cells.append(f'{start}{ROW}"{style}/>')
-                        continue
-                    hit = memo.get(v)
-                    if hit is None:
-                        if len(memo) >= self.MEMO:
-                            memo.clear()
-                        xml, n_lines = _Sheet._text_cell(v, style, room)
-                        hit = memo[v] = (f"{start}{ROW}{xml}", n_lines, max(_line_units(_clean(v))))
-                    cells.append(hit[0])
-                    if hit[1] > lines:
-                        lines = hit[1]
-                    if hit[2] > widest[c]:
-                        widest[c] = hit[2]
-                    continue
-                if v is None:
-                    cells.append(f'{start}{ROW}"{style}/>')
-                    continue
+            cells, more = self._cells(row, first, widths)
+            more = max(lines, more)
+            height = heights.get(more)
+            if height is None:
+                height = heights[more] = _height_attr(_row_height(more))
+            out.append(f'<row r="{_ROW}"{height}>{head_xml}{cells}</row>')
+        # UTF-8 already, one row after another (no cell text has _NEXT: _ILLEGAL_XML removes it)
+        return marshal.dumps(widths), _NEXT.join(out).encode()
+
+    def _cells(self, values: tuple, first: int, widths: tuple[list, list, list]) -> tuple[str, int]:
+        """The XML of `values`, the cells of columns `first`..., and the lines they need; the widths
+        they need taken into `widths` (widest, lowest, highest, per column). The checks are ordered
+        for the common case: text, nothing, a number."""
+        widest, lowest, highest = widths
+        cells, lines, cols, blanks = [], 1, self.cols, self.blanks
+        for c, v in enumerate(values, first):
+            t = type(v)
+            if t is str and v:
+                hit = cols[c][5].get(v)
+                if hit is None:
+                    hit = self._remember(c, v)
+                cells.append(hit[0])
+                if hit[1] > lines:
+                    lines = hit[1]
+                if hit[2] > widest[c]:
+                    widest[c] = hit[2]
+            elif v is None or t is str:
+                cells.append(blanks[c])
+            else:
+                start, style, room, kind, ranged, _ = cols[c]
                 if ranged and (t is float or t is int):
                     if v < lowest[c]:
                         lowest[c] = v
@@ -1314,17 +1416,33 @@ class _Rows:
                     v, t = _plain(v)
                 if t is str:             # something else written as its text (True): the general way
                     xml, n_lines = _Sheet._text_cell(v, style, room) if v else (f'"{style}/>', 1)
-                    cells.append(f"{start}{ROW}{xml}")
+                    cells.append(f"{start}{_ROW}{xml}")
                     lines = max(lines, n_lines)
                 elif t is int or math.isfinite(v):
                     if room is not None:
                         lines = max(lines, _lines(_shown_number(v, "wrap"), room))
-                    cells.append(f'{start}{ROW}"{style}><v>{v:.16G}</v></c>')
+                    cells.append(f'{start}{_ROW}"{style}><v>{v:.16G}</v></c>')
                 else:
-                    cells.append(f'{start}{ROW}"{style}/>')
-            out.append(f'<row r="{ROW}"{_height_attr(_row_height(lines))}>{"".join(cells)}</row>')
-        # UTF-8 already, one row after another (no cell text has _NEXT: _ILLEGAL_XML removes it)
-        return marshal.dumps((widest, lowest, highest)), _NEXT.join(out).encode()
+                    cells.append(blanks[c])
+        return "".join(cells), lines
+
+    def _remember(self, c: int, v: str) -> tuple[str, int, float]:
+        """A text's cell XML in column c (row number left as _ROW), its lines and its width: what
+        _text_cell and measure() give, with the text cleaned and its lines measured once (most texts
+        come once: names, targets, values; _line_units' cache is kept for the texts that repeat)."""
+        start, style, room, _, _, memo = self.cols[c]
+        if len(memo) >= self.MEMO:
+            memo.clear()
+        text = _ILLEGAL_XML.sub("", v)
+        if len(text) > 16383:           # cut to what a cell holds: the general way
+            xml, n_lines = _Sheet._text_cell(v, style, room)
+            width = max(_line_units(text))
+        else:
+            units = [_units(line) for line in text.split("\n")]
+            n_lines = 1 if room is None else _lines(text, room, units)
+            xml, width = f"\"{style} t=\"inlineStr\"><is>{inline_text(text)}</is></c>", max(units)
+        hit = memo[v] = (f"{start}{_ROW}{xml}", n_lines, width)
+        return hit
 
     def narrower(self, sheet: "_Sheet") -> list[tuple[int, float]] | None:
         """The columns `sheet`'s layout gives less room than the rows were made with, and that room;
@@ -1403,16 +1521,16 @@ ISSUE_COLS = [
 ]
 
 
-def _issue_values(head: tuple, file_name: str, code: str, severity: str, message: str, sheet, cell) -> tuple:
+def _issue_values(head: tuple, code: str, severity: str, message: str, sheet, cell) -> tuple:
+    """问题清单's cells of a finding after `head` (主管部门, 项目编码, 项目名称, 文件, or a part of them)."""
     rule = CATALOGUE.get(code)
-    return (*head, file_name, sheet, cell, code, SEVERITY_ZH.get(severity, severity),
-            rule.title if rule else "", message)
+    return (*head, sheet, cell, code, SEVERITY_ZH.get(severity, severity), rule.title if rule else "", message)
 
 
 def _issue_rows(f: _File, entry: _Entry | None, spill: _Spill, marks_only: bool = False) -> Iterator[tuple]:
     head = (entry.department, entry.code, entry.name) if entry else ("", f.code or "", "")
     for code, severity, message, sheet, cell in spill.findings(f.seq, marks_only):
-        yield _issue_values(head, f.name, code, severity, message, sheet, cell)
+        yield _issue_values((*head, f.name), code, severity, message, sheet, cell)
 
 
 def _write_issues(wb, fmts: _Formats, title: str, projects: list[_Project], stubs: list[_File], spill: _Spill,
