@@ -89,8 +89,9 @@ def _utf16_len(text: str) -> int:
 
 # a shared string the stock writer would change (escape, _xHHHH_ control codes, xml:space, rich text)
 _SST_SLOW = re.compile("[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-# what makes a text need escaping in XML, besides _x0000_-like literals (_SST_SLOW has both)
-_ESCAPED_CHARS = re.compile("[\x00-\x1f&<>\ufffe\uffff]")
+# what XlsxWriter changes in a text, besides _x0000_-like literals: control characters other than
+# tab and line feed (written as _xHHHH_), and &, <, > (a label such as "产出指标\n(50分)" is plain)
+_ESCAPED_CHARS = re.compile("[\x00-\x08\x0b-\x1f&<>]")
 
 
 def _plain(texts: list[str]) -> bool:
