@@ -134,6 +134,7 @@ SPEC_ERRORS = [
      "rows[0].cells[0].text", "未知的占位符 “{{ annex }}”"),
     ("template syntax", _set(["title"], "{{ year }年度"), "title", "模板语法错误"),
     ("unknown paper", _set(["print", "paper"], "A2"), "print.paper", "应为 A4、A3、A5、B5、Letter、Legal 之一"),
+    ("footer too long", _set(["print", "footer"], "第 &P 页" * 60), "print.footer", "页眉页脚不能超过 255 个字符"),
     ("duplicate 二级 name", lambda d: d["indicators"]["groups"][0]["children"].append({"name": "产出数量", "points": 0}),
      "indicators.groups[0].children[4].name", "二级指标“产出数量”在“产出指标”下重复"),
     ("points not a number", _set(["indicators", "groups", 0, "points"], "五十"),

@@ -26,7 +26,9 @@ FIXED = dt.datetime(2024, 5, 6, 7, 8, 9)
 AWKWARD = ["A & B <c> \"d\" 'e'", "  leading", "trailing  ", "\x01control\x1f", "_x0041_ literal", "tab\there",
            "line\nbreak", "=SUM(A1:A2)", "http://example.com/x", "全角　空格　", "\ufffe", "",
            dt.date(2021, 3, 4), dt.datetime(2021, 12, 31, 23, 59, 59), True, False, 0, -12.5, 1e-7,
-           123456789.123456789, 10 ** 15, 0.1 + 0.2, "长" * 17000, "超" * 40000]
+           123456789.123456789, 10 ** 15, 0.1 + 0.2, "长" * 17000, "超" * 40000,
+           "😀" * 20000, "长" * 32000 + "😀" * 1000,      # over Excel's limit in UTF-16 units, not in characters
+           dt.date(1900, 1, 1), dt.date(1900, 2, 28), dt.datetime(1900, 1, 1, 12)]
 
 
 class StockRowsSheet(StockWorksheet):
@@ -188,6 +190,23 @@ def test_put_cells_writes_what_the_per_cell_calls_write(tmp_path, monkeypatch):
         path.write_bytes(wb.filename.getvalue())
 
     assert_same(write, tmp_path, monkeypatch)
+
+
+def test_another_sheet_activated_and_an_over_long_footer_as_stock(tmp_path, monkeypatch):
+    """The first sheet is selected only when it is the active one; a footer over Excel's 255 characters
+    is left out with a warning, as stock does (form specs refuse one: test_spec)."""
+    def write(path: Path) -> None:
+        wb = workbook.workbook_class()(io.BytesIO(), {"in_memory": True})
+        first, second = wb.add_worksheet("一"), wb.add_worksheet("二")
+        first.write_string(0, 0, "a")
+        second.write_string(0, 0, "b")
+        second.set_footer("&P" * 200)
+        second.activate()
+        wb.close()
+        path.write_bytes(wb.filename.getvalue())
+
+    with pytest.warns(UserWarning):
+        assert_same(write, tmp_path, monkeypatch)
 
 
 def test_what_stock_refuses_is_refused(tmp_path):

@@ -386,6 +386,9 @@ def _build(r: _Reader, d: dict) -> FormSpec:
         raise r.fail("print.orientation", "应为 portrait 或 landscape")
     if prt.get("paper", "A4") not in PAPER_SIZES:
         raise r.fail("print.paper", f"应为 {'、'.join(PAPER_SIZES)} 之一")
+    for key in ("header", "footer"):     # Excel's limit; XlsxWriter would silently leave a longer one out
+        if len(str(prt.get(key, "")).encode("utf-16-le")) // 2 > 255:
+            raise r.fail(f"print.{key}", "页眉页脚不能超过 255 个字符")
 
     lists, sheet_lists = _lists(r, d.get("lists", {}))
     input_types = _input_types(r, d["input_types"], lists)

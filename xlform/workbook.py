@@ -159,8 +159,8 @@ def _put_value(ws, row: int, col: int, value, fmt=None) -> None:
     elif isinstance(value, (int, float)):
         ws.write_number(row, col, value, fmt)
     elif isinstance(value, (dt.date, dt.datetime)):
-        ws.write_datetime(row, col, value if isinstance(value, dt.datetime)
-                          else dt.datetime(value.year, value.month, value.day), fmt)
+        # a date as it is: XlsxWriter numbers datetime(1900, 1, 1) 0 but date(1900, 1, 1) 1, Excel's 1
+        ws.write_datetime(row, col, value, fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
 

@@ -36,7 +36,8 @@ from xlsxwriter.format import Format as _StockFormat
 from xlsxwriter.relationships import Relationships
 from xlsxwriter.styles import Styles
 from xlsxwriter.theme import THEME_XML_2007
-from xlsxwriter.utility import _datetime_to_excel_datetime, _preserve_whitespace, quote_sheetname, xl_col_to_name
+from xlsxwriter.utility import (_datetime_to_excel_datetime, _preserve_whitespace, _utf16_truncate, quote_sheetname,
+                                xl_col_to_name)
 from xlsxwriter.vml import Vml
 from xlsxwriter.worksheet import Worksheet as _StockWorksheet
 
@@ -291,7 +292,7 @@ class Worksheet:
             return -1                       # before the string is counted, as stock
         err = 0
         if len(string) > STR_MAX // 2 and _utf16_len(string) > STR_MAX:
-            string, err = string[:STR_MAX], -2
+            string, err = _utf16_truncate(string, STR_MAX), -2      # Excel's limit is in UTF-16 units
         if self._put(row, col, ("s", self.book_strings.index(string), cell_format)) < 0:
             return -1
         return err
@@ -496,16 +497,18 @@ class Worksheet:
         self.print_area_range = f"{quote_sheetname(self.name)}!{a if a == b else a + ':' + b}"
 
     def set_header(self, header: str = "") -> None:
-        self.header = self._header_footer(header)
+        self.header = self._header_footer(header, self.header)
 
     def set_footer(self, footer: str = "") -> None:
-        self.footer = self._header_footer(footer)
+        self.footer = self._header_footer(footer, self.footer)
 
-    @staticmethod
-    def _header_footer(text: str) -> str:
+    def _header_footer(self, text: str, old: str) -> str:
         text = text.replace("&[Picture]", "&G")
-        if _utf16_len(text) > 255 or "&G" in text:
-            raise ValueError("header/footer: over 255 characters or with a picture")
+        if "&G" in text:
+            raise ValueError("header/footer: pictures are not used by xlform")
+        if _utf16_len(text) > 255:       # as stock: a warning, and the header or footer left as it was
+            warn("Header string cannot be longer than Excel's limit of 255 characters")
+            return old
         return text
 
     # ------------------------------------------------------------- the sheet's XML
@@ -730,8 +733,6 @@ class Workbook:
 
     def add_worksheet(self, name: str, worksheet_class=None) -> Worksheet:
         ws = Worksheet(self.shared, name, len(self.sheets))
-        if not self.sheets:
-            ws.selected = 1
         self.sheets.append(ws)
         return ws
 
