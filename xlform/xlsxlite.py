@@ -9,7 +9,9 @@ keeps XlsxWriter's method names and arguments for exactly those calls (workbook.
 call it like XlsxWriter) and writes the parts with f-strings.
 
 It writes the same bytes as XlsxWriter: tests/test_xlsxlite.py writes every kind of workbook xlform
-makes, with awkward values, through both and compares every zip member. Where the XML is fiddly and
+makes, with awkward values, through both and compares every zip member. One exception on purpose:
+a text shaped like "<r>…</r>", which stock writes raw as if it were its own rich-text XML, is
+escaped like any other text. Where the XML is fiddly and
 rare it uses XlsxWriter's own code rather than a copy: styles.xml (rendered once per set of formats
 by a stock workbook), the comment boxes' geometry and their VML, the small constant parts. That
 code is XlsxWriter's internals, so this module is used only with the versions in SUPPORTED;
