@@ -48,6 +48,11 @@ class StockRowsSheet(StockWorksheet):
 
 
 class Stock(xlsxwriter.Workbook):
+    """Stock XlsxWriter with a fixed creation time (core.xml), whether or not properties are set."""
+    def __init__(self, filename, options=None):
+        super().__init__(filename, options)
+        self.set_properties({})
+
     def set_properties(self, properties):
         return super().set_properties({**properties, "created": FIXED})
 
@@ -56,6 +61,10 @@ class Stock(xlsxwriter.Workbook):
 
 
 class Lite(xlsxlite.Workbook):
+    def __init__(self, filename, options=None):
+        super().__init__(filename, options)
+        self.set_properties({})
+
     def set_properties(self, properties):
         return super().set_properties({**properties, "created": FIXED})
 
