@@ -47,8 +47,8 @@ class StockRowsSheet(StockWorksheet):
         self.fh.write(f"<sheetData>{self._rows}</sheetData>")
 
 
-class Stock(xlsxwriter.Workbook):
-    """Stock XlsxWriter with a fixed creation time (core.xml), whether or not properties are set."""
+class FixedCreated:
+    """A workbook class with a fixed creation time (core.xml), whether or not properties are set."""
     def __init__(self, filename, options=None):
         super().__init__(filename, options)
         self.set_properties({})
@@ -56,17 +56,14 @@ class Stock(xlsxwriter.Workbook):
     def set_properties(self, properties):
         return super().set_properties({**properties, "created": FIXED})
 
+
+class Stock(FixedCreated, xlsxwriter.Workbook):
     def add_worksheet(self, name=None, worksheet_class=None):
         return super().add_worksheet(name, worksheet_class=StockRowsSheet)
 
 
-class Lite(xlsxlite.Workbook):
-    def __init__(self, filename, options=None):
-        super().__init__(filename, options)
-        self.set_properties({})
-
-    def set_properties(self, properties):
-        return super().set_properties({**properties, "created": FIXED})
+class Lite(FixedCreated, xlsxlite.Workbook):
+    pass
 
 
 class Frozen(dt.datetime):

@@ -238,7 +238,7 @@ class Worksheet:
     def __init__(self, shared: "_Shared", name: str, index: int):
         # no reference back to the workbook: without reference cycles a written workbook is freed
         # at once, not left to the cyclic garbage collector
-        self.shared, self.book_strings, self.name, self.index = shared, shared.sst, name, index
+        self.shared, self.name, self.index = shared, name, index
         self.rows: dict[int, dict[int, tuple]] = {}       # row -> col -> (xml kind, payload, Format | None)
         self.heights: dict[int, int] = {}                 # row -> pixels
         self.widths: dict[int, int] = {}                  # col -> pixels
@@ -295,7 +295,7 @@ class Worksheet:
         err = 0
         if len(string) > STR_MAX // 2 and _utf16_len(string) > STR_MAX:
             string, err = _utf16_truncate(string, STR_MAX), -2      # Excel's limit is in UTF-16 units
-        if self._put(row, col, ("s", self.book_strings.index(string), cell_format)) < 0:
+        if self._put(row, col, ("s", self.shared.sst.index(string), cell_format)) < 0:
             return -1
         return err
 
@@ -371,7 +371,7 @@ class Worksheet:
                     self.merge_range(r, c, lr, lc, None, fmt)
                 self._write(r, c, v, fmt)
             return
-        rows, sst = self.rows, self.book_strings.index
+        rows, sst = self.rows, self.shared.sst.index
         for r, c, lr, lc, v, fmt in cells:
             if lr < r or lc < c:
                 self.merge_range(r, c, lr, lc, None, fmt)      # reversed: swapped, as stock does
@@ -408,7 +408,7 @@ class Worksheet:
         see string_rows_xml)."""
         if self.string_rows is not None or self.rows:
             raise ValueError("put_string_rows: once, on an empty sheet")
-        self.string_rows, (r1, c1, r2, c2) = string_rows_xml(rows, inline_from, self.book_strings.index)
+        self.string_rows, (r1, c1, r2, c2) = string_rows_xml(rows, inline_from, self.shared.sst.index)
         self._dims(r1, c1)
         self._dims(r2, c2)
 
@@ -718,7 +718,6 @@ class Workbook:
         self.custom: list[tuple[str, str]] = []
         self.names: list[tuple[str, str]] = []
         self.shared = _Shared()
-        self.sst = self.shared.sst
 
 
     def set_properties(self, properties: dict) -> None:
@@ -775,13 +774,13 @@ class Workbook:
                    ("xl/_rels/workbook.xml.rels", _rels(
                        [*(("/worksheet", f"worksheets/sheet{i}.xml") for i in range(1, len(sheets) + 1)),
                         ("/theme", "theme/theme1.xml"), ("/styles", "styles.xml"),
-                        *([("/sharedStrings", "sharedStrings.xml")] if self.sst.strings else [])]))]
+                        *([("/sharedStrings", "sharedStrings.xml")] if self.shared.sst.strings else [])]))]
         members += [(f"xl/worksheets/sheet{i}.xml", x.encode()) for i, x in enumerate(sheet_xml, start=1)]
         members.append(("xl/workbook.xml", self._workbook_xml(defined, active).encode()))
         if commented:
             vml, comments = _comment_parts(commented[0])
             members += [("xl/drawings/vmlDrawing1.vml", vml), ("xl/comments1.xml", comments)]
-        if self.sst.strings:
+        if self.shared.sst.strings:
             members.append(("xl/sharedStrings.xml", self._sst_xml().encode()))
         members.append(("xl/styles.xml", _styles_xml(formats, bool(commented))))
         if self.custom:
@@ -831,8 +830,8 @@ class Workbook:
         return "".join(out)
 
     def _sst_xml(self) -> str:
-        out = [_DECL, f'<sst xmlns="{_MAIN}" count="{self.sst.count}" uniqueCount="{len(self.sst.strings)}">']
-        for s in self.sst.strings:              # insertion order is index order
+        out = [_DECL, f'<sst xmlns="{_MAIN}" count="{self.shared.sst.count}" uniqueCount="{len(self.shared.sst.strings)}">']
+        for s in self.shared.sst.strings:              # insertion order is index order
             if _CONTROL.search(s):
                 s = _StockWorksheet._escape_control_characters(s)
             # (stock XlsxWriter writes a text that starts with <r> and ends with </r> unescaped, as
@@ -843,7 +842,7 @@ class Workbook:
         return "".join(out)
 
     def _content_types(self, comments: bool) -> bytes:
-        key = (len(self.sheets), comments, bool(self.sst.strings), bool(self.custom))
+        key = (len(self.sheets), comments, bool(self.shared.sst.strings), bool(self.custom))
         data = _CONTENT_TYPES.get(key)
         if data is None:
             def fill(ct: ContentTypes) -> None:
@@ -852,7 +851,7 @@ class Workbook:
                 if comments:
                     ct._add_vml_name()
                     ct._add_comment_name("comments1")
-                if self.sst.strings:
+                if self.shared.sst.strings:
                     ct._add_shared_strings()
                 if self.custom:
                     ct._add_custom_properties()
