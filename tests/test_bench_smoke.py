@@ -22,7 +22,7 @@ pytestmark = pytest.mark.smoke
 def test_bench_runs_every_stage(tmp_path):
     work = tmp_path / "bench"
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench.py"), "--n", "8", "--no-profile",
-                        "--work", str(work)], capture_output=True, text=True, cwd=ROOT, timeout=180)
+                        "--rounds", "2", "--work", str(work)], capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     lines = p.stdout.splitlines()
     for stage in STAGES:
@@ -35,6 +35,13 @@ def test_bench_runs_every_stage(tmp_path):
             assert r["files"] == 8 and r["peak_mb"] > 0
     assert res["stages"]["check:j1"]["median_ms"] > 0
     assert {t["result"] for t in res["targets"]} <= {"PASS", "MISS", "NOT RUN"}
+    # two rounds, the second in reverse order; every ratio is judged on the median of the rounds' ratios
+    assert len(res["rounds"]) == 2
+    assert [k for k in res["rounds"][1] if k != "ceiling:j1"] == \
+        [k for k in res["rounds"][0] if k != "ceiling:j1"][::-1]
+    for t in res["targets"]:
+        if "jobs 2" in t["target"] or "per-file median" in t["target"]:
+            assert len(t["rounds"]) == 2 and t["value"] is not None
     # the paired cross-check runs on the same folder
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "paired.py"), "--work", str(work), "--files", "4",
                         "--reps", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
