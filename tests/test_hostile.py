@@ -13,6 +13,9 @@ goes on, the exit status is the documented one, and no input file changes (docs/
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import json
 import re
 import resource
@@ -886,3 +889,44 @@ def test_a_sheet_in_a_namespace_prefix_and_single_quotes_is_scanned_alike(issued
     assert "XF202" not in codes(r)
     f = only(r, "XF203")
     assert f.field == "xf_ind_001_actual"
+
+
+# ---------------------------------------------------------------- a FIFO or folder where a file should be
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The CLI in a child process: a regression here would block forever, so it gets a timeout."""
+    return subprocess.run([sys.executable, "-c", "from xlform.cli import run; run()", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=Path(read.__file__).parents[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_named_as_a_returned_file_is_refused_not_waited_on(issued, clean, tmp_path):
+    pipe = tmp_path / "管道.xlsx"
+    os.mkfifo(pipe)           # open() for reading would wait for a writer that never comes
+    done = _cli("validate", str(clean), str(pipe), "--manifest", str(issued.manifest_path), "-j", "1",
+                "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    files = {Path(f["path"]).name: f for f in json.loads((tmp_path / "r.json").read_text("utf-8"))["files"]}
+    assert [x["code"] for x in files["管道.xlsx"]["findings"]] == ["XF001"]
+    assert "不是普通文件" in files["管道.xlsx"]["findings"][0]["message"]
+    assert files[clean.name]["score"]          # the batch went on
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_pipe_or_folder_given_as_the_manifest_is_refused_not_waited_on(clean, tmp_path, jobs):
+    pipe = tmp_path / "manifest.json"
+    os.mkfifo(pipe)
+    folder = tmp_path / "文件夹.json"
+    folder.mkdir()
+    for manifest in (pipe, folder):
+        for command in (["consolidate", str(clean), "--out", str(tmp_path / "汇总.xlsx")],
+                        ["validate", str(clean)]):
+            done = _cli(*command, "--manifest", str(manifest), "-j", jobs)
+            assert done.returncode == 2, done.stdout + done.stderr
+            # a folder is refused by the command line itself, a pipe when it is opened
+            why = f"“{manifest}”是文件夹，这里应为文件" if manifest == folder else \
+                f"manifest 文件 {manifest.name} 不是普通文件"
+            assert why in done.stdout + done.stderr
+            assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "汇总.xlsx").exists()

@@ -4,7 +4,6 @@ for a child that failed or died."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from xlform.errors import XlformError
 from xlform.generate import generate
 from xlform.manifest import Manifest
+from xlform import manifest_index
 from xlform.manifest_index import Building, ManifestIndex, can_build_in_background
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,10 +66,10 @@ def test_a_broken_manifest_is_reported_as_build_reports_it(tmp_path):
         Building(tmp_path / "missing.json", tmp_path / "missing.manifest.sqlite", _code).wait()
 
 
-def test_a_child_that_dies_fails_the_lookups_instead_of_hanging(tmp_path):
-    fifo = tmp_path / "never.json"
-    os.mkfifo(fifo)                                 # the child blocks opening it: no writer ever comes
-    building = Building(fifo, tmp_path / "m.manifest.sqlite", _code)
+def test_a_child_that_dies_fails_the_lookups_instead_of_hanging(manifest, tmp_path, monkeypatch):
+    # the (forked) child blocks reading the manifest, as on a hung network drive, until it is killed
+    monkeypatch.setattr(manifest_index, "stream_manifest", lambda *args: time.sleep(3600))
+    building = Building(manifest, tmp_path / "m.manifest.sqlite", _code)
     index = ManifestIndex(building.path)
     time.sleep(0.2)
     building.process.kill()

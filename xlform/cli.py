@@ -274,6 +274,14 @@ _USAGE_ZH = [
     (r"Got unexpected extra arguments? \((.*)\)", r"多余的参数：\1"),
     (r"Option '([^']+)' requires an argument.*", r"选项 \1 需要一个值"),
 ]
+# click's reasons for refusing a path, inside "Invalid value for …"
+_PATH_ZH = [
+    (r"(?:File|Directory|Path) '(.+?)' is a directory\.", r"“\1”是文件夹，这里应为文件"),
+    (r"(?:File|Directory|Path) '(.+?)' is a file\.", r"“\1”是文件，这里应为文件夹"),
+    (r"(?:File|Directory|Path) '(.+?)' does not exist\.", r"“\1”不存在"),
+    (r"(?:File|Directory|Path) '(.+?)' is not readable\.", r"“\1”无法读取（没有权限）"),
+    (r"(?:File|Directory|Path) '(.+?)' is not writable\.", r"“\1”无法写入（没有权限）"),
+]
 
 
 def run() -> None:
@@ -287,6 +295,8 @@ def run() -> None:
             if re.match(pattern, message, re.S):
                 message = re.sub(pattern, zh, message, count=1, flags=re.S)
                 break
+        for pattern, zh in _PATH_ZH:
+            message = re.sub(pattern, zh, message)
         command = exc.ctx.command_path if exc.ctx else "xlform"
         click.echo(f"用法错误：{message}\n运行 {command} --help 查看用法。", err=True)
         sys.exit(EXIT_USAGE)

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from . import __version__
 from .atomic import atomic_open
 from .errors import XlformError
+from .inputs import NotRegularFile, open_regular
 
 MANIFEST_VERSION = 1
 
@@ -99,12 +100,15 @@ class Manifest:
         try:
             # decoded at once: read_text's newline translation cost a third of the load (a JSON text
             # holds line ends only as white space, where either is the same)
-            data = json.loads(path.read_bytes().decode("utf-8"))
+            with open_regular(path) as fh:
+                data = json.loads(fh.read().decode("utf-8"))
             if data.get("manifest_version") != MANIFEST_VERSION:
                 raise XlformError(f"清单文件 {path.name} 的版本 {data.get('manifest_version')} 不受支持")
             entries = [ManifestEntry(**e) for e in data["files"]]
         except FileNotFoundError:
             raise XlformError(f"找不到 manifest 文件：{path}") from None
+        except NotRegularFile as exc:
+            raise XlformError(f"manifest 文件 {path.name} {exc}，无法读取") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise XlformError(f"manifest 文件 {path.name} 无法读取或已损坏：{exc}") from None
         return cls(year=data.get("year"), entries=entries, created=data.get("created", ""))

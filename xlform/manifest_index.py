@@ -11,6 +11,7 @@ child process while the workers already use it (consolidate --jobs 2 and more).
 """
 from __future__ import annotations
 
+import io
 import json
 import marshal
 import multiprocessing
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import XlformError
+from .inputs import NotRegularFile, open_regular
 from .manifest import MANIFEST_VERSION, ManifestEntry
 
 try:
@@ -97,7 +99,7 @@ def stream_manifest(path: Path, on_entry: Callable[[dict, str], None], chunk: in
     """Call on_entry(entry, its JSON text) for every entry of manifest.json; return the other keys."""
     header: dict[str, Any] = {}
     seen_files = False
-    with open(path, encoding="utf-8") as fh:
+    with io.TextIOWrapper(open_regular(path), encoding="utf-8") as fh:
         s = _Stream(fh, chunk)
         s.expect("{")
         if s.peek() == "}":
@@ -336,6 +338,8 @@ def _fill(db: sqlite3.Connection, manifest_path: Path, summarize: Callable[[Mani
         header = stream_manifest(manifest_path, add, chunk)
     except FileNotFoundError:
         raise XlformError(f"找不到 manifest 文件：{manifest_path}") from None
+    except NotRegularFile as exc:
+        raise XlformError(f"manifest 文件 {manifest_path.name} {exc}，无法读取") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise XlformError(f"manifest 文件 {manifest_path.name} 无法读取或已损坏：{exc}") from None
     _set_meta(db, created=header.get("created"), year=header.get("year"), twice=twice, state=_DONE)

@@ -25,6 +25,7 @@ from typing import Any
 from xml.parsers import expat
 
 from .errors import XlformError
+from .inputs import open_regular
 
 # Limits checked before anything is parsed (docs/security.md).
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -122,7 +123,7 @@ class _Package:
 def sniff(path: Path) -> _Package:
     """Refuse what is not a safe .xlsx before any parser sees it."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size   # the file opened, not the path looked up again
             raw = fh.read(size + 1 if 0 < size <= MAX_FILE_BYTES else 8)   # sized by stat(): no 50 MB buffer
             if len(raw) > size > 0:   # it has grown since stat(): the rest, still bounded
