@@ -99,6 +99,30 @@ def test_a_part_that_is_not_well_formed_is_refused(clean, tmp_path, part):
     assert exc.value.code == "XF002" and part in str(exc.value) and "不是有效的 XML" in str(exc.value)
 
 
+def test_a_recurring_part_is_checked_once_and_a_refused_one_every_time(clean, tmp_path, monkeypatch):
+    """The workbook relationships and app.xml recur across a batch: expat checks a part's bytes once.
+    A refused part is refused again the next time: nothing of it is remembered."""
+    checked: list[str] = []
+    checked_text = read._checked_text
+    monkeypatch.setattr(read, "_checked_text", lambda name, data: checked.append(name) or checked_text(name, data))
+    monkeypatch.setattr(read, "_SEEN_PARTS", {})
+    _same(read.read_workbook(clean), read.read_workbook(clean))
+    assert [checked.count(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "docProps/app.xml")] == [2, 1, 1]
+    bad = rewrite(clean, tmp_path / "坏.xlsx", lambda n, d: d.replace(b"</", b"<</", 1) if n == "docProps/app.xml" else d)
+    for _ in range(2):
+        with pytest.raises(read.ReadError, match="docProps/app.xml"):
+            read.read_workbook(bad)
+
+
+@pytest.mark.parametrize("text", [
+    "", "<sheet/>", "<sheets><sheet name='a' r:id='rId1'/><x:sheet name=\"b\" sheetId=\"2\"/></sheets>",
+    "<sheet name='<sheet'/><sheet/>", "sheet<sheet>t<a.b-c:sheet\t/>", "<<sheet/><sheet x='>'>sheet</sheet>",
+    "<a:b:sheet/><sheetx/><sheet", "<sheet name='sheet'>text<sheet/>",
+])
+def test_tags_are_found_as_findall_finds_them(text):
+    assert read._findall_tags(read._SHEET, text, "sheet") == read._SHEET.findall(text)
+
+
 def _sheet(*cells: bytes, prefix: str = "") -> bytes:
     p = f"{prefix}:" if prefix else ""
     ns = f' xmlns{":" + prefix if prefix else ""}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'

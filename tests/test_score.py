@@ -15,7 +15,7 @@ from xlform.layout import build_layout
 from xlform.projects import Indicator, Project
 from xlform.score import BLANK, MET, NA, NOT_COMPARABLE, OVER, PROSE, SHORT, compute, evaluate
 from xlform.spec import get_form
-from tests.support.samples import SEED_CODE, layout_for, seed_values
+from tests.support.samples import NATIONAL_CODE, SEED_CODE, issued, layout_for, seed_values
 
 YULIN = "yulin-2021"
 NATIONAL = "national-2020"
@@ -440,3 +440,17 @@ def test_a_percent_actual_stored_as_a_number_reads_as_excel_stores_it():
     assert res.status == "met" and res.ratio == 1.0
     assert evaluate(row, 96, "", lay).ratio == 1.0          # a bare 96 is 96 of the target's %
     assert evaluate(row, 0.9, "", lay).ratio == pytest.approx(90 / 95)
+
+
+@pytest.mark.parametrize("code", [SEED_CODE, NATIONAL_CODE, None])
+def test_a_layout_built_without_cells_has_every_field_and_row(code):
+    """What a check builds (cells=False, no annotated copy): the fields and indicator rows of the
+    full layout, and no cells at all rather than some."""
+    e = issued().entries[code] if code else None
+    spec = get_form(e.form_id if e else NATIONAL)
+    p = Project.from_dict(e.project) if e else None
+    full, lean = build_layout(spec, p, 2021), build_layout(spec, p, 2021, cells=False)
+    assert lean.cells is None and len(full.cells) > len(full.fields)
+    assert (lean.fields, lean.indicator_rows, lean.heights, lean.header_rows, lean.n_rows) == \
+           (full.fields, full.indicator_rows, full.heights, full.header_rows, full.n_rows)
+

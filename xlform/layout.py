@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .projects import Indicator, Project
-from .spec import CellSpec, FormSpec, Group, col_letter
+from .spec import CellSpec, FormSpec, Group, IndicatorSpec, col_letter
 
 NAME_PREFIX = "xf_"
 
@@ -83,7 +83,7 @@ class Layout:
     spec: FormSpec
     year: int
     blank: bool
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[Cell] | None = field(default_factory=list)   # None: not placed (build_layout, cells=False)
     fields: dict[str, Field] = field(default_factory=dict)
     heights: dict[int, float] = field(default_factory=dict)
     header_rows: tuple[int, int] = (0, 0)
@@ -126,9 +126,14 @@ def _render(spec: FormSpec, text: str, **context: Any) -> str:
     return out
 
 
-def build_layout(spec: FormSpec, project: Project | None, year: int | None = None) -> Layout:
-    """Place every cell of `spec` for `project` (None: a blank form with spare indicator rows)."""
-    lay = Layout(spec=spec, year=year or spec.default_year, blank=project is None)
+def build_layout(spec: FormSpec, project: Project | None, year: int | None = None, *, cells: bool = True
+                 ) -> Layout:
+    """Place every cell of `spec` for `project` (None: a blank form with spare indicator rows).
+
+    cells=False: the fields and indicator rows only, `cells` None. Checking a returned form reads
+    it through its fields; the cells (labels, merges, styles: half the objects made) are for
+    writing a workbook and for recognising a form by its labels."""
+    lay = Layout(spec=spec, year=year or spec.default_year, blank=project is None, cells=[] if cells else None)
     title = _render(spec, spec.title, year=lay.year)
     y = 0
     for row in spec.rows:
@@ -148,9 +153,9 @@ def _place(lay: Layout, c: CellSpec, y: int, project: Project | None, title: str
     spec = lay.spec
     last_row = y + c.rows - 1
     if c.field is None:
-        text = _render(spec, c.text or "", year=lay.year, title=title)
-        style = c.style or "label"
-        lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, text, style))
+        if lay.cells is not None:
+            text = _render(spec, c.text or "", year=lay.year, title=title)
+            lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, text, c.style or "label"))
         return
     fs = spec.fields[c.field]
     value, input_type = None, fs.input
@@ -159,8 +164,9 @@ def _place(lay: Layout, c: CellSpec, y: int, project: Project | None, title: str
             input_type = "amount" if fs.type == "amount" else ("long_text" if c.style == "long_text" else "name")
         else:
             value = project.fields.get(fs.name)
-    style = c.style or ("value" if fs.source or not fs.input else "text")
-    lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, value, style, fs.name, input_type))
+    if lay.cells is not None:
+        style = c.style or ("value" if fs.source or not fs.input else "text")
+        lay.cells.append(Cell(y, c.first_col, last_row, c.last_col, value, style, fs.name, input_type))
     lay.fields[fs.name] = Field(fs.name, fs.role, fs.label, y, c.first_col, input_type, value, type=fs.type)
 
 
@@ -168,7 +174,7 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
     spec, ind = lay.spec, lay.spec.indicators
     first_header = y
     for h in ind.header:
-        for c in h.cells:
+        for c in h.cells if lay.cells is not None else ():
             lay.cells.append(Cell(y, c.first_col, y + c.rows - 1, c.last_col,
                                   _render(spec, c.text or "", year=lay.year, title=title), c.style or "header"))
         if h.height:
@@ -176,15 +182,17 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
         y += 1
     lay.header_rows = (first_header, y - 1)
     cols = ind.columns
+    parts = _RowParts.of(ind)
+    by_group = _by_group(project)
     number = 0
     for i, g1 in enumerate(ind.groups):
         g1_start = y
         for j, g2 in enumerate(g1.children):
             g2_start = y
-            rows = _rows_for(project, g1, g2, ind.blank_rows)
+            rows = _rows_for(by_group, g1, g2, ind.blank_rows)
             for k, indicator in enumerate(rows, start=1):
                 number += 1
-                y = _indicator_row(lay, number, y, i, j, g2, indicator, k)
+                y = _indicator_row(lay, parts, number, y, (i, j), g2, indicator, k)
             _group_cell(lay, g2_start, y - 1, cols["level2"], g2.name, f"grp_{i + 1}_{j + 1}_name",
                         "indicator_level2", (i, j))
             if ind.score_per == "group":
@@ -192,30 +200,69 @@ def _indicator_table(lay: Layout, project: Project | None, y: int, title: str) -
                             "group_score", (i, j), label=f"{g2.name}得分", type_="score")
         _group_cell(lay, g1_start, y - 1, cols["level1"], _render(spec, g1.label, year=lay.year),
                     f"grp_{i + 1}_name", "indicator_level1", (i,))
-    if ind.side_label is not None:
+    if ind.side_label is not None and lay.cells is not None:
         s = ind.side_label
         lay.cells.append(Cell(first_header, s.first_col, y - 1, s.last_col,
                               _render(spec, s.text or "", year=lay.year), s.style or "label"))
     return y
 
 
-def _rows_for(project: Project | None, g1: Group, g2: Group, blank_rows: int) -> list[Indicator | None]:
+def _by_group(project: Project | None) -> dict[tuple[str, str], list[Indicator]] | None:
+    """The project's indicators by (一级指标, 二级指标), in list order (one pass, not one per
+    group); None for a blank form."""
     if project is None:
+        return None
+    out: dict[tuple[str, str], list[Indicator]] = {}
+    for i in project.indicators:
+        out.setdefault((i.level1, i.level2), []).append(i)
+    return out
+
+
+def _rows_for(by_group: dict[tuple[str, str], list[Indicator]] | None, g1: Group, g2: Group,
+              blank_rows: int) -> list[Indicator | None]:
+    if by_group is None:
         return [None] * blank_rows
-    rows = [i for i in project.indicators if i.level1 == g1.name and i.level2 == g2.name]
     # every group of the official layout appears; one with no indicators says 无
-    return rows or [Indicator(g1.name, g2.name, "无", "")]
+    return by_group.get((g1.name, g2.name)) or [Indicator(g1.name, g2.name, "无", "")]
 
 
 _PARSE = None   # score.parse_value (cached), imported on first use: score imports this module
 
 
-def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
+@dataclass(frozen=True)
+class _RowParts:
+    """The columns of an indicator row and the label of each part, the same for every row of a form."""
+    name: int
+    target: int
+    points: int | None         # only where each row has its own 分值
+    actual: int
+    reason: int
+    score: int | None          # only where each row is scored apart
+    reason_label: str
+
+    @classmethod
+    def of(cls, ind: IndicatorSpec) -> "_RowParts":
+        c = ind.columns
+        return cls(c["name"], c["target"], c.get("points"), c["actual"], c["reason"],
+                   c["score"] if ind.score_per == "indicator" else None, "·" + ind.reason_label)
+
+
+# the style of an indicator row's cells, by their field's role
+_ROW_STYLES = {"indicator_name": "text", "indicator_target": "value", "indicator_points": "value",
+               "indicator_actual": "value", "indicator_reason": "text", "indicator_score": "value"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_names(number: int) -> tuple[str, str, str, str, str, str]:
+    """The field names of indicator row `number`: the same in every file of a form."""
+    key = f"ind_{number:03d}_"
+    return key + "name", key + "target", key + "points", key + "actual", key + "reason", key + "score"
+
+
+def _indicator_row(lay: Layout, parts: _RowParts, number: int, y: int, group: tuple[int, int], g2: Group,
                    indicator: Indicator | None, position: int = 1) -> int:
-    # ~6 cells and fields per indicator row, 27 rows a form: written out, without a helper per part
+    # ~6 fields (and their cells) per indicator row, 27 rows a form: written out, without a helper per part
     global _PARSE
-    ind = lay.spec.indicators
-    cols = ind.columns
     blank = indicator is None
     na = not blank and indicator.not_applicable
     qualitative = False
@@ -226,10 +273,7 @@ def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
             if _PARSE is None:
                 from .score import parse_value as _PARSE
             qualitative = _PARSE(indicator.target, year=lay.year).kind in ("qualitative", "tier")
-    lay.indicator_rows.append(IndicatorRow(number, y, i, j, indicator, na, qualitative))
-    key = f"ind_{number:03d}_"
-    group = (i, j)
-    cells, fields = lay.cells, lay.fields
+    lay.indicator_rows.append(IndicatorRow(number, y, *group, indicator, na, qualitative))
     if blank:
         name = target = points = None
         label = f"{g2.name}第{position}行"   # a spare row: its place within the 二级指标
@@ -238,36 +282,34 @@ def _indicator_row(lay: Layout, number: int, y: int, i: int, j: int, g2: Group,
         name, target, points = indicator.name, indicator.target, indicator.points
         label = name or f"{g2.name}第{position}行"
         fixed = None
-
-    n, col = key + "name", cols["name"]
-    cells.append(Cell(y, col, y, col, name, "text", n, fixed))
-    fields[n] = Field(n, "indicator_name", f"{label}·指标内容", y, col, fixed, name, number, group, None)
-    n, col = key + "target", cols["target"]
-    cells.append(Cell(y, col, y, col, target, "value", n, fixed))
-    fields[n] = Field(n, "indicator_target", f"{label}·指标值", y, col, fixed, target, number, group, None)
-    if "points" in cols:
+    n_name, n_target, n_points, n_actual, n_reason, n_score = _row_names(number)
+    row = [Field(n_name, "indicator_name", f"{label}·指标内容", y, parts.name, fixed, name, number, group, None),
+           Field(n_target, "indicator_target", f"{label}·指标值", y, parts.target, fixed, target, number, group,
+                 None)]
+    if parts.points is not None:
         it = "points" if blank else None
-        n, col = key + "points", cols["points"]
-        cells.append(Cell(y, col, y, col, points, "value", n, it))
-        fields[n] = Field(n, "indicator_points", f"{label}·分值", y, col, it, points, number, group, None)
+        row.append(Field(n_points, "indicator_points", f"{label}·分值", y, parts.points, it, points, number, group,
+                         None))
     it = None if na else ("tier" if qualitative else "actual")
-    n, col = key + "actual", cols["actual"]
-    cells.append(Cell(y, col, y, col, None, "value", n, it))
-    fields[n] = Field(n, "indicator_actual", f"{label}·实际完成值", y, col, it, None, number, group, None)
-    it = None if na else "reason"
-    n, col = key + "reason", cols["reason"]
-    cells.append(Cell(y, col, y, col, None, "text", n, it))
-    fields[n] = Field(n, "indicator_reason", f"{label}·{ind.reason_label}", y, col, it, None, number, group, None)
-    if ind.score_per == "indicator":
-        n, col = key + "score", cols["score"]
-        cells.append(Cell(y, col, y, col, None, "value", n, None))
-        fields[n] = Field(n, "indicator_score", f"{label}·得分", y, col, None, None, number, group, "score")
+    row.append(Field(n_actual, "indicator_actual", f"{label}·实际完成值", y, parts.actual, it, None, number, group,
+                     None))
+    row.append(Field(n_reason, "indicator_reason", f"{label}{parts.reason_label}", y, parts.reason,
+                     None if na else "reason", None, number, group, None))
+    if parts.score is not None:
+        row.append(Field(n_score, "indicator_score", f"{label}·得分", y, parts.score, None, None, number, group,
+                         "score"))
+    fields = lay.fields
+    for f in row:
+        fields[f.name] = f
+    if lay.cells is not None:   # each part's cell holds its field's value and input
+        lay.cells += [Cell(y, f.col, y, f.col, f.value, _ROW_STYLES[f.role], f.name, f.input) for f in row]
     return y + 1
 
 
 def _group_cell(lay: Layout, first: int, last: int, col: int, value: Any, name: str, role: str,
                 group: tuple[int, ...], label: str | None = None, type_: str | None = None) -> None:
-    lay.cells.append(Cell(first, col, last, col, value, "value" if role.endswith("score") else "label", name))
+    if lay.cells is not None:
+        lay.cells.append(Cell(first, col, last, col, value, "value" if role.endswith("score") else "label", name))
     lay.fields[name] = Field(name, role, label or (value if isinstance(value, str) else name), first, col,
                              None, value, None, group, type_)
 

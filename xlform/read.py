@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from xml.parsers import expat
 
 from .errors import XlformError
@@ -580,6 +580,11 @@ def _xml_text(pkg: _Package, name: str) -> str | None:
         data = pkg.read(name)
     except KeyError:
         return None
+    return _checked_text(name, data)
+
+
+def _checked_text(name: str, data: bytes) -> str:
+    """_xml_text of part `name`, whose bytes are `data`."""
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = _refuse_dtd
     parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = _refuse_dtd
@@ -639,9 +644,31 @@ _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 
 
-def _elements(pattern: re.Pattern, text: str | None) -> list[tuple[dict[str, str], str | None]]:
-    """_parts of every element the pattern finds: by local name whatever its prefix, as calamine finds them."""
-    return [_parts(attrs, after) for attrs, after in pattern.findall(text or "")]
+def _elements(pattern: re.Pattern, text: str | None, local: str) -> list[tuple[dict[str, str], str | None]]:
+    """_parts of every element the pattern (`_element(local)`) finds: by local name whatever its
+    prefix, as calamine finds them."""
+    return [_parts(attrs, after) for attrs, after in _findall_tags(pattern, text or "", local)]
+
+
+def _findall_tags(pattern: re.Pattern, text: str, local: str) -> list[tuple[str, str]]:
+    """pattern.findall(text) for `pattern` = _element(local), the pattern tried only at the tag
+    around each occurrence of `local` (a plain find) instead of at every "<": a workbook.xml has a
+    few hundred tags (its defined names) and two or three sheets. Any match is found so: it starts
+    at the last "<" before its `local`, a prefix holding no "<"; and, as findall does, the next is
+    looked for only after the end of the last."""
+    found: list[tuple[str, str]] = []
+    end, tried = 0, -1
+    at = text.find(local)
+    while at != -1:
+        start = text.rfind("<", end, at)
+        if start != -1 and start != tried:
+            tried = start
+            m = pattern.match(text, start)
+            if m is not None:
+                found.append(m.groups())
+                end = m.end()
+        at = text.find(local, max(at + 1, end))
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
@@ -695,8 +722,38 @@ def _book_xml(pkg: _Package) -> str:
     return book
 
 
-def _relationships(pkg: _Package) -> list[dict[str, str]]:
-    return [attrs for attrs, _ in _elements(_RELATIONSHIP, _xml_text(pkg, "xl/_rels/workbook.xml.rels"))]
+_SEEN_PARTS: dict[tuple[Any, bytes | None], Any] = {}
+_SEEN_PARTS_MAX = 256      # a few dozen distinct parts in a batch, each a few KB;
+_SEEN_PART_BYTES = 1 << 16   # a larger one is not remembered: the memory stays bounded (16 MB)
+
+
+def _by_content(pkg: _Package, name: str, parse: Callable[[str | None], Any]) -> Any:
+    """parse(_xml_text of part `name`), remembered by the part's bytes. Every file of a batch has
+    the same workbook relationships and one of a few dozen app.xml (which lists the defined names),
+    and the same bytes always pass expat the same way and give the same result: those parts are
+    checked and parsed once per batch instead of once per file. A refusal is raised, not remembered.
+    The result is shared: read it only."""
+    try:
+        data = pkg.read(name)
+    except KeyError:
+        data = None
+    if data is not None and len(data) > _SEEN_PART_BYTES:
+        return parse(_checked_text(name, data))
+    key = (parse, data)
+    out = _SEEN_PARTS.get(key, _SEEN_PARTS)
+    if out is _SEEN_PARTS:
+        if len(_SEEN_PARTS) >= _SEEN_PARTS_MAX:
+            _SEEN_PARTS.clear()
+        out = _SEEN_PARTS[key] = parse(None if data is None else _checked_text(name, data))
+    return out
+
+
+def _relationships(pkg: _Package) -> tuple[dict[str, str], ...]:
+    return _by_content(pkg, "xl/_rels/workbook.xml.rels", _relationships_in)
+
+
+def _relationships_in(text: str | None) -> tuple[dict[str, str], ...]:
+    return tuple(attrs for attrs, _ in _elements(_RELATIONSHIP, text, "Relationship"))
 
 
 def _target(attrs: dict[str, str]) -> str:
@@ -704,7 +761,7 @@ def _target(attrs: dict[str, str]) -> str:
     return t.lstrip("/") if t.startswith("/") else "xl/" + t
 
 
-def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[tuple[str, bytes]]:
+def _sheet_parts(pkg: _Package, book: str, rels: tuple[dict[str, str], ...]) -> list[tuple[str, bytes]]:
     """(sheet name, its XML) of every sheet workbook.xml lists whose part is in the package, in order.
 
     Every part a reader could take for a sheet is listed: a sheet element's r:id first, then the part
@@ -716,7 +773,7 @@ def _sheet_parts(pkg: _Package, book: str, rels: list[dict[str, str]]) -> list[t
     for attrs in rels:     # an Id given twice: calamine takes the last, the guard measures both
         targets.setdefault(attrs.get("Id"), []).insert(0, _target(attrs))
     out = []
-    for attrs, _ in _elements(_SHEET, book):
+    for attrs, _ in _elements(_SHEET, book, "sheet"):
         ids = [value for key, value in attrs.items() if key.endswith(":id") and not key.startswith("xmlns")]
         if len(ids) > 1 and "r:id" in attrs:
             ids.insert(0, attrs["r:id"])
@@ -763,7 +820,11 @@ def _properties(pkg: _Package) -> dict[str, str]:
 
 
 def _application(pkg: _Package) -> str:
-    m = _first(_APPLICATION, _xml_text(pkg, "docProps/app.xml") or "", "Application")
+    return _by_content(pkg, "docProps/app.xml", _application_in)
+
+
+def _application_in(text: str | None) -> str:
+    m = _first(_APPLICATION, text or "", "Application")
     return (_parts(*m.groups())[1] or "") if m else ""
 
 
@@ -890,7 +951,7 @@ def _shared_text(strings: list[bytes], index: int) -> str | None:
     return text if text == text.strip() else None
 
 
-def _shared_strings(pkg: _Package, rels: list[dict[str, str]]) -> bytes | None:
+def _shared_strings(pkg: _Package, rels: tuple[dict[str, str], ...]) -> bytes | None:
     """xl/sharedStrings.xml when the workbook's one shared-strings relationship names it (where
     calamine reads it) and it is UTF-8."""
     kinds = [_target(a) for a in rels if a.get("Type", "").endswith("/sharedStrings")]

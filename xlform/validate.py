@@ -187,7 +187,10 @@ def check_file(path: Path, manifest: Manifest, forms: dict[str, FormSpec],
     spec = forms.get(entry.form_id)
     if spec is None:
         raise XlformError(f"manifest 中的表单 {entry.form_id} 在 templates/ 中找不到")
-    layout = build_layout(spec, Project.from_dict(entry.project), entry.year)
+    # the cells (labels, merges, styles) only to write the annotated copy or to place a form found
+    # by its labels: a check reads the fields
+    layout = build_layout(spec, Project.from_dict(entry.project), entry.year,
+                          cells=annotate_to is not None or recognised is not None)
     report.unit = str(layout.fields["unit"].value or "")
     located = _located(layout, data)
     sheet, place = _form_sheet(path, layout, data, located, recognised, report)

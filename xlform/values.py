@@ -161,8 +161,12 @@ _SIGNS = ((">=", "≥"), ("=>", "≥"), ("≧", "≥"), ("⩾", "≥"),
 # neither "=" nor "<" nor ">"), and the four with "=" are needed only where there is one
 _EQ_SIGNS = tuple((old, new) for old, new in _SIGNS if "=" in old)
 _ONE_SIGNS = str.maketrans({old: new for old, new in _SIGNS if len(old) == 1})
-_DATE_MARK = re.compile(r"[年月.\-/]")
+_ONE_SIGN = re.compile("[" + "".join(old for old, _ in _SIGNS if len(old) == 1) + "]")
+# what every _DATE_PATTERNS needs: 年 or 月, or a year 19xx/20xx and its separator. A number with a
+# decimal point (5.68万元, 90.9%) has none, and is not taken through the date patterns for nothing.
+_DATE_MARK = re.compile(r"[年月]|(?:19|20)\d\d[.\-/]")
 _NOT_WORD = re.compile(r"[\W_]")
+_TIER_CHARS = frozenset.intersection(*map(frozenset, TIERS))   # what a text naming a tier must hold
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])")
 _PERCENT_WORDS = re.compile(rf"百分之(\d+(?:\.\d+)?|[{_CN_CHARS}]+)")
 _EDGE_PUNCT = ",.;:!?、。\"'“”‘’"
@@ -277,7 +281,7 @@ def _normalise(text: str) -> str:
     if "=" in s:
         for old, new in _EQ_SIGNS:
             s = s.replace(old, new)
-    if not s.isascii():
+    if not s.isascii() and _ONE_SIGN.search(s):   # (translate looks every character up: only where needed)
         s = s.translate(_ONE_SIGNS)
     if "," in s:      # (the two patterns need these: skipping them is only faster)
         s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
@@ -296,9 +300,10 @@ def _parse_text(text: str, year: int | None) -> Value:
     core = s.rstrip(_EDGE_PUNCT).lstrip(_LEAD_PUNCT)  # keep the . of .5
     if core.lower() in _NA or (core and not core.strip(_DASHES)):   # (only dashes and slashes)
         return Value("na", text=text)
-    key = _NOT_WORD.sub("", core)
-    if key in TIERS:
-        return Value("tier", tier=TIERS.index(key), text=text)
+    if not _TIER_CHARS.isdisjoint(core):
+        key = _NOT_WORD.sub("", core)
+        if key in TIERS:
+            return Value("tier", tier=TIERS.index(key), text=text)
     dated = _parse_date(core, text, year)
     if dated is not None:
         return dated
@@ -525,7 +530,7 @@ def _cn_int(s: str) -> int | None:
 # ---------------------------------------------------------------- dates
 def _parse_date(core: str, text: str, year: int | None) -> Value | None:
     """A Value for date-shaped text, or None when the text is not a date at all."""
-    if _DATE_MARK.search(core) is None:   # every _DATE_PATTERNS needs one of 年月.-/; most numbers have none
+    if _DATE_MARK.search(core) is None:   # (what is peeled off below holds no 年, 月, digit or separator)
         return None
     body = _CN_MONTH.sub(lambda m: str(_cn_int(m.group(1)) or m.group(1)), core)
     body, c_pre = _cut_start(body, _DATE_PREFIX)
