@@ -58,6 +58,32 @@ def test_project_columns_may_be_written_only_on_the_first_row(project_list, form
     assert projects[YULIN_CODE].department == "玉林市教育局"
 
 
+def _repeated(rows):
+    """The rows with each project's own columns (B:G) written again on every one of its rows."""
+    first = {}
+    for r in rows:
+        first.setdefault(r[3], r[1:7])
+        r[1:7] = list(first[r[3]])
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_project_columns_may_be_repeated_on_every_row(project_list, forms, fmt):
+    rows = _repeated(project_list.rows())
+    rows.insert(1, [""] * len(project_list.head))      # a blank row inside a project changes nothing
+    assert _summary(read_projects(project_list.write(rows, fmt=fmt), forms, None)) == EXPECTED
+
+
+def test_a_repeated_project_cell_is_checked_on_every_row(project_list, forms):
+    """1 on one row and TRUE on the next are equal in Python, but only the first is an amount."""
+    rows = _repeated(project_list.rows())
+    rows[0][5], rows[1][5] = 1, True
+    with pytest.raises(ProjectListError) as exc:
+        read_projects(project_list.write(rows), forms, None)
+    assert [str(p) for p in exc.value.problems] == [
+        "工作表“项目清单”第3行F（资金总额）列：“True”不是数字（金额，单位万元）"]
+
+
 def test_list_sheet_is_found_by_name(tmp_path, project_list, forms):
     wb = openpyxl.Workbook()
     wb.active.title = "填表说明"

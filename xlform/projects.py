@@ -14,13 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, count
+from operator import is_not, itemgetter
 from typing import Any
 
 from .errors import XlformError
-from .spec import FormSpec, col_letter
+from .spec import FieldSpec, FormSpec, col_letter
 
 CODE, FORM = "项目编码", "表单"
 LEVEL1, LEVEL2, NAME, TARGET, POINTS, DIRECTION, KIND = (
@@ -139,9 +142,9 @@ def _shared(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
     out: list[list[Any]] = []
     above: list[Any] = []
     for r in rows:
-        row = r if r.__class__ is list else list(r)
-        for i in range(min(len(row), len(above))):
-            if row[i] == above[i] and row[i].__class__ is above[i].__class__:
+        row = r if type(r) is list else list(r)
+        for i in compress(count(), map(is_not, row, above)):   # cells not already the same object
+            if row[i] == above[i] and type(row[i]) is type(above[i]):
                 row[i] = above[i]
         out.append(row)
         above = row
@@ -149,7 +152,7 @@ def _shared(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
 
 
 def _clean(v: Any) -> Any:
-    cls = v.__class__     # exact types first: this runs for every cell of a province's list
+    cls = type(v)     # exact types first: this runs for every cell of a province's list
     if cls is str:
         return v.strip()
     if cls is float or isinstance(v, float):
@@ -200,11 +203,7 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     needed = {CODE, LEVEL1, LEVEL2, NAME, TARGET}
     if default_form is None and FORM not in index:
         problem(1, None, "未用 --form 指定表单，清单中也没有“表单”列")
-    used_forms = set()
-    for r_no, row in enumerate(rows[1:], start=2):
-        f = str(_clean(row[index[FORM]])) if FORM in index and index[FORM] < len(row) else ""
-        used_forms.add(f or default_form)
-    for fid in sorted(x for x in used_forms if x):
+    for fid in sorted(x for x in _used_forms(rows, index.get(FORM, _ABSENT), default_form) if x):
         if fid not in forms:
             continue
         spec = forms[fid]
@@ -216,92 +215,13 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     if problems:
         raise ProjectListError(path, problems)
 
-    def cell(row: list, col: str) -> Any:
-        i = index.get(col)
-        return _clean(row[i]) if i is not None and i < len(row) else ""
-
-    # each form's sourced fields with their column, looked up once rather than per row and field
-    sourced = {fid: [(fs, index.get(fs.source)) for fs in spec.fields.values() if fs.source]
-               for fid, spec in forms.items()}
-    projects: dict[str, Project] = {}
-    first_values: dict[tuple[str, str], tuple[Any, int]] = {}
-    bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
-    # a project's own cells repeat on each of its indicator rows as the very same objects (_shared):
-    # one that was fine on the row above is fine again, and is not cleaned and compared again
-    above: list[Any] = []
-    above_code, above_fine = None, set()
-    for r_no, row in enumerate(rows[1:], start=2):
-        # a blank row: text that is only spaces, or nothing (what str(c).strip() found, without str())
-        if not any(c.strip() if c.__class__ is str else c is not None and str(c).strip() for c in row):
-            continue
-        raw_code = cell(row, CODE)
-        if isinstance(raw_code, float) and abs(raw_code) >= 1e15:
-            # Excel keeps 15 significant digits: a 21-digit code typed as a number is already wrong
-            problem(r_no, where(CODE), f"项目编码是数字 {raw_code:.15g}，Excel 只保留 15 位有效数字，编码已失真；"
-                                       f"请把该列设为“文本”格式后重新输入编码")
-            continue
-        code = str(raw_code)
-        if not code:
-            problem(r_no, where(CODE), "项目编码为空")
-            continue
-        form_id = str(cell(row, FORM)) or default_form or ""
-        if form_id not in forms:
-            problem(r_no, where(FORM) if FORM in index else None,
-                    f"未知的表单“{form_id}”；可用：{'、'.join(sorted(forms))}")
-            continue
-        spec = forms[form_id]
-        proj = projects.get(code)
-        if proj is None:
-            proj = projects[code] = Project(code=code, form_id=form_id, fields={}, source_row=r_no)
-        elif proj.form_id != form_id:
-            problem(r_no, where(FORM), f"项目 {code} 前后使用了不同的表单（{proj.form_id} / {form_id}）")
-            continue
-        fine = set()
-        same = code == above_code
-        for fs, i in sourced[form_id]:
-            if i is None or i >= len(row):
-                continue
-            if same and fs.name in above_fine and i < len(above) and row[i] is above[i]:
-                fine.add(fs.name)
-                continue
-            raw = _clean(row[i])
-            if raw == "":
-                fine.add(fs.name)
-                continue
-            value: Any = raw
-            if fs.type == "amount":
-                try:
-                    value = _number(raw)
-                except ValueError:
-                    problem(r_no, where(fs.source), f"“{raw}”不是数字（金额，单位万元）")
-                    bad_values.add((code, fs.name))
-                    continue
-                if value is not None and value < 0:
-                    problem(r_no, where(fs.source), f"金额 {raw} 不能为负数")
-                    bad_values.add((code, fs.name))
-                    continue
-            else:
-                value = str(raw)
-            seen = first_values.get((code, fs.name))
-            if seen is None:
-                first_values[(code, fs.name)] = (value, r_no)
-                proj.fields[fs.name] = value
-                fine.add(fs.name)
-            elif seen[0] == value:
-                fine.add(fs.name)
-            elif fs.name == "project_name":
-                problem(r_no, where(CODE), f"项目编码 {code} 重复：第{seen[1]}行是“{seen[0]}”，本行是“{value}”")
-            else:
-                problem(r_no, where(fs.source),
-                        f"项目 {code} 的“{fs.source}”与第{seen[1]}行不一致（“{seen[0]}” / “{value}”）")
-        above, above_code, above_fine = row, code, fine
-        _indicator(spec, proj, row, r_no, cell, where, problem)
-
+    reader = _RowReader(index, forms, default_form, where, problem)
+    projects = reader.read(rows)
     for proj in projects.values():
         spec = forms[proj.form_id]
         for fs in spec.fields.values():
             if fs.source and fs.required and proj.fields.get(fs.name) in (None, "") \
-                    and (proj.code, fs.name) not in bad_values:
+                    and (proj.code, fs.name) not in reader.bad_values:
                 problem(proj.source_row, where(fs.source), f"项目 {proj.code} 缺少“{fs.source}”")
         _check_project_points(spec, proj, problem, where(POINTS))
     if problems:
@@ -309,45 +229,220 @@ def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: st
     return list(projects.values())
 
 
-def _indicator(spec, proj, row, r_no, cell, where, problem) -> None:
-    level1, level2, name, target = cell(row, LEVEL1), cell(row, LEVEL2), cell(row, NAME), cell(row, TARGET)
-    if level1 == level2 == name == target == "":
-        return  # a project-only row
-    found = spec.indicators.find(str(level1), str(level2))
-    if found is None:
-        groups = "；".join(f"{g1.name}：{'、'.join(g2.name for g2 in g1.children)}" for g1 in spec.indicators.groups)
-        problem(r_no, where(LEVEL2 if spec.indicators.find(str(level1), "") is None and any(
-            g.name == level1 for g in spec.indicators.groups) else LEVEL1),
-            f"指标分组“{level1} / {level2}”不在表单 {spec.id} 中；可用的分组：{groups}")
-        return
-    if name == "":
-        problem(r_no, where(NAME), "指标内容为空")
-        return
-    if target == "" and str(name) not in NA_WORDS:
-        problem(r_no, where(TARGET), f"指标“{name}”没有指标值")
-        return
-    points = None
-    raw_points = cell(row, POINTS)
-    if spec.indicators.weight == "points" and raw_points != "":
-        try:
-            points = _number(raw_points)
-        except ValueError:
-            problem(r_no, where(POINTS), f"分值“{raw_points}”不是数字")
-            return
-    direction_word = str(cell(row, DIRECTION))
-    if direction_word not in DIRECTION_WORDS:
-        problem(r_no, where(DIRECTION), f"指标方向“{direction_word}”应为 正向、反向 或 等于")
-        return
-    kind_word = str(cell(row, KIND))
-    if kind_word not in KIND_WORDS:
-        problem(r_no, where(KIND), f"指标类型“{kind_word}”应为 定量 或 定性")
-        return
-    ind = Indicator(str(level1), str(level2), str(name), target, points,
-                    DIRECTION_WORDS[direction_word], KIND_WORDS[kind_word])
-    if spec.indicators.weight == "points" and points is None and not ind.not_applicable:
-        problem(r_no, where(POINTS), f"指标“{name}”没有分值")
-        return
-    proj.indicators.append(ind)
+# a column the list lacks: past the end of every row, so it reads as empty, as a short row's cell does
+_ABSENT = sys.maxsize
+
+
+def _cell(row: list, i: int) -> Any:
+    return _clean(row[i]) if i < len(row) else ""
+
+
+def _blank(row: list) -> bool:
+    """Text that is only spaces, or nothing (what str(c).strip() finds, without str())."""
+    return not any(c.strip() if c.__class__ is str else c is not None and str(c).strip() for c in row)
+
+
+def _used_forms(rows: list[list[Any]], form_at: int, default_form: str | None) -> set[str | None]:
+    """The form of every row after the header, blank rows included."""
+    if form_at == _ABSENT:
+        return {default_form} if len(rows) > 1 else set()
+    # each distinct cell cleaned once; but 1, 1.0 and True are one member of a set and three forms
+    # ("1", "1", "True"), so a column that is not all text is read cell by cell
+    cells = {row[form_at] if form_at < len(row) else "" for row in rows[1:]}
+    if any(type(c) is not str for c in cells):
+        return {str(_cell(row, form_at)) or default_form for row in rows[1:]}
+    return {str(_clean(c)) or default_form for c in cells}
+
+
+def _cleaned(columns: list[int]) -> Callable[[list], list]:
+    """A function giving a row's cells in `columns`, cleaned; itemgetter where every row has them."""
+    if _ABSENT in columns:
+        return lambda row: [_cell(row, i) for i in columns]
+    picked, width = itemgetter(*columns), max(columns) + 1
+
+    def cells(row: list) -> list:
+        if len(row) < width:
+            return [_cell(row, i) for i in columns]
+        return [c.strip() if type(c) is str else _clean(c) for c in picked(row)]   # _clean, inlined for text
+    return cells
+
+
+@dataclass(frozen=True)
+class _Form:
+    """What the row loop needs of one form, worked out once per list rather than once per row."""
+    spec: FormSpec
+    sourced: tuple[tuple[FieldSpec, int], ...]   # the fields the list pre-fills, with their column
+    groups: frozenset[tuple[str, str]]           # its (一级指标, 二级指标) pairs
+    points: bool                                 # every indicator carries its own 分值
+    own: tuple[int, ...]                         # the project's columns: code, form, pre-filled fields
+    own_width: int                               # the cells a row needs to have all of them
+
+    @classmethod
+    def of(cls, spec: FormSpec, index: dict[str, int]) -> "_Form":
+        sourced = tuple((fs, index[fs.source]) for fs in spec.fields.values() if fs.source in index)
+        own = [index[CODE], *(index[c] for c in (FORM,) if c in index), *(i for _, i in sourced)]
+        own = tuple(dict.fromkeys(own))     # 项目编码 is a pre-filled field's column too
+        return cls(spec, sourced, frozenset((g1.name, g2.name) for g1, g2 in spec.indicators.level2()),
+                   spec.indicators.weight == "points", own, max(own) + 1)
+
+    def repeats(self, row: list, above: list) -> bool:
+        """Whether `row` holds the very objects `above` holds in every one of the project's columns."""
+        if len(row) < self.own_width or len(above) < self.own_width:
+            return False
+        for i in self.own:
+            if row[i] is not above[i]:
+                return False
+        return True
+
+
+class _RowReader:
+    """Reads the rows after the header into projects, reporting each problem through `problem`."""
+
+    def __init__(self, index: dict[str, int], forms: dict[str, FormSpec], default_form: str | None,
+                 where: Callable[[str], str], problem: Callable[[int | None, str | None, str], None]):
+        self.forms = {fid: _Form.of(spec, index) for fid, spec in forms.items()}
+        self.code_at, self.form_at = index[CODE], index.get(FORM, _ABSENT)
+        self.indicator_cells = _cleaned([index.get(c, _ABSENT) for c in INDICATOR_COLUMNS])
+        self.default_form, self.where, self.problem = default_form, where, problem
+        self.projects: dict[str, Project] = {}
+        self.first_values: dict[tuple[str, str], tuple[Any, int]] = {}
+        self.bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
+
+    def read(self, rows: list[list[Any]]) -> dict[str, Project]:
+        # A project's own cells repeat on each of its indicator rows as the very same objects
+        # (_shared). A row holding in all of them the very objects of the last row taken, which were
+        # all fine, is that project again with nothing new to check: only its indicator is read.
+        last: list[Any] = []
+        last_form: _Form | None = None      # None: the next row is read in full
+        indicator, indicator_cells = self._indicator, self.indicator_cells    # looked up once
+        for r_no, row in enumerate(rows[1:], start=2):
+            if last_form is not None and last_form.repeats(row, last):
+                form = last_form            # and proj is still the last row's
+            else:
+                taken = self._project(row, r_no)
+                if taken is None:
+                    continue
+                form, proj = taken
+                # a text code: the row is not blank, so a row repeating it is not blank either
+                fine = self._fields(form, proj, row, r_no) and type(row[self.code_at]) is str
+                last_form = form if fine else None
+            last = row
+            ind = indicator(form, indicator_cells(row), r_no)
+            if ind is not None:
+                proj.indicators.append(ind)
+        return self.projects
+
+    def _project(self, row: list, r_no: int) -> tuple[_Form, Project] | None:
+        """The row's form and project; None for a blank row or a wrong code or form (reported)."""
+        where, problem = self.where, self.problem
+        raw_code = _cell(row, self.code_at)
+        if not (type(raw_code) is str and raw_code) and _blank(row):   # a row with a code is not blank
+            return None
+        if isinstance(raw_code, float) and abs(raw_code) >= 1e15:
+            # Excel keeps 15 significant digits: a 21-digit code typed as a number is already wrong
+            problem(r_no, where(CODE), f"项目编码是数字 {raw_code:.15g}，Excel 只保留 15 位有效数字，编码已失真；"
+                                       f"请把该列设为“文本”格式后重新输入编码")
+            return None
+        code = str(raw_code)
+        if not code:
+            problem(r_no, where(CODE), "项目编码为空")
+            return None
+        form_id = str(_cell(row, self.form_at)) or self.default_form or ""
+        form = self.forms.get(form_id)
+        if form is None:
+            problem(r_no, where(FORM) if self.form_at != _ABSENT else None,
+                    f"未知的表单“{form_id}”；可用：{'、'.join(sorted(self.forms))}")
+            return None
+        proj = self.projects.get(code)
+        if proj is None:
+            proj = self.projects[code] = Project(code=code, form_id=form_id, fields={}, source_row=r_no)
+        elif proj.form_id != form_id:
+            problem(r_no, where(FORM), f"项目 {code} 前后使用了不同的表单（{proj.form_id} / {form_id}）")
+            return None
+        return form, proj
+
+    def _fields(self, form: _Form, proj: Project, row: list, r_no: int) -> bool:
+        """Take the row's pre-filling cells into `proj`; whether all were fine (nothing reported)."""
+        code, where, problem = proj.code, self.where, self.problem
+        fine = True
+        for fs, i in form.sourced:
+            if i >= len(row):
+                continue
+            raw = _clean(row[i])
+            if raw == "":
+                continue
+            value: Any = raw
+            if fs.type == "amount":
+                try:
+                    value = _number(raw)
+                except ValueError:
+                    problem(r_no, where(fs.source), f"“{raw}”不是数字（金额，单位万元）")
+                    self.bad_values.add((code, fs.name))
+                    fine = False
+                    continue
+                if value is not None and value < 0:
+                    problem(r_no, where(fs.source), f"金额 {raw} 不能为负数")
+                    self.bad_values.add((code, fs.name))
+                    fine = False
+                    continue
+            else:
+                value = str(raw)
+            seen = self.first_values.get((code, fs.name))
+            if seen is None:
+                self.first_values[(code, fs.name)] = (value, r_no)
+                proj.fields[fs.name] = value
+            elif seen[0] != value:
+                fine = False
+                if fs.name == "project_name":
+                    problem(r_no, where(CODE),
+                            f"项目编码 {code} 重复：第{seen[1]}行是“{seen[0]}”，本行是“{value}”")
+                else:
+                    problem(r_no, where(fs.source),
+                            f"项目 {code} 的“{fs.source}”与第{seen[1]}行不一致（“{seen[0]}” / “{value}”）")
+        return fine
+
+    def _indicator(self, form: _Form, cells: list, r_no: int) -> Indicator | None:
+        """The indicator of a row whose INDICATOR_COLUMNS cells are `cells`; None if it has none,
+        or it is wrong (reported)."""
+        level1, level2, name, target, raw_points, direction_word, kind_word = cells
+        if level1 == level2 == name == target == "":
+            return None  # a project-only row
+        where, problem = self.where, self.problem
+        if (str(level1), str(level2)) not in form.groups:
+            spec = form.spec
+            groups = "；".join(f"{g1.name}：{'、'.join(g2.name for g2 in g1.children)}"
+                              for g1 in spec.indicators.groups)
+            problem(r_no, where(LEVEL2 if spec.indicators.find(str(level1), "") is None and any(
+                g.name == level1 for g in spec.indicators.groups) else LEVEL1),
+                f"指标分组“{level1} / {level2}”不在表单 {spec.id} 中；可用的分组：{groups}")
+            return None
+        if name == "":
+            problem(r_no, where(NAME), "指标内容为空")
+            return None
+        if target == "" and str(name) not in NA_WORDS:
+            problem(r_no, where(TARGET), f"指标“{name}”没有指标值")
+            return None
+        points = None
+        if form.points and raw_points != "":
+            try:
+                points = _number(raw_points)
+            except ValueError:
+                problem(r_no, where(POINTS), f"分值“{raw_points}”不是数字")
+                return None
+        direction_word = str(direction_word)
+        if direction_word not in DIRECTION_WORDS:
+            problem(r_no, where(DIRECTION), f"指标方向“{direction_word}”应为 正向、反向 或 等于")
+            return None
+        kind_word = str(kind_word)
+        if kind_word not in KIND_WORDS:
+            problem(r_no, where(KIND), f"指标类型“{kind_word}”应为 定量 或 定性")
+            return None
+        ind = Indicator(str(level1), str(level2), str(name), target, points,
+                        DIRECTION_WORDS[direction_word], KIND_WORDS[kind_word])
+        if form.points and points is None and not ind.not_applicable:
+            problem(r_no, where(POINTS), f"指标“{name}”没有分值")
+            return None
+        return ind
 
 
 def _check_project_points(spec: FormSpec, proj: Project, problem, column: str) -> None:
