@@ -235,3 +235,21 @@ def test_bad_list_via_cli_exits_2_with_the_problem(tmp_path, project_list):
     assert f"第4行L（分值）列：项目 {NATIONAL_CODE} 的“产出指标”各指标分值合计 45 分，应为 50 分" in result.output
     assert "未生成任何文件" in result.output and "Traceback" not in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("name", ["清单.csv", "清单.xlsx"])
+def test_a_pipe_given_as_the_list_is_refused_by_name_not_waited_on(tmp_path, forms, name):
+    import os
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    pipe = tmp_path / name
+    os.mkfifo(pipe)                 # reading it would wait for a writer forever
+    with pytest.raises(XlformError, match=f"项目清单 {name}.*不是普通文件"):
+        read_projects(pipe, forms, None)
+
+
+def test_a_list_that_is_not_a_workbook_is_refused_by_name(tmp_path, forms):
+    fake = tmp_path / "清单.xlsx"
+    fake.write_bytes(b"%PDF-1.4 ...")
+    with pytest.raises(XlformError, match="项目清单 清单.xlsx：不是 Excel 工作簿"):
+        read_projects(fake, forms, None)

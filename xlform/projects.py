@@ -23,6 +23,7 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from .errors import XlformError
+from .inputs import NotRegularFile, open_regular
 from .spec import FieldSpec, FormSpec, col_letter
 
 CODE, FORM = "项目编码", "表单"
@@ -112,7 +113,11 @@ class ProjectListError(XlformError):
 def _read_rows(path: Path) -> tuple[str | None, list[list[Any]]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        raw = path.read_bytes()
+        try:
+            with open_regular(path) as fh:
+                raw = fh.read()
+        except NotRegularFile as exc:
+            raise XlformError(f"项目清单 {path.name} {exc}，无法读取") from None
         for enc in ("utf-8-sig", "gb18030"):   # Excel in China saves CSV as GBK by default
             try:
                 text = raw.decode(enc)
@@ -124,13 +129,17 @@ def _read_rows(path: Path) -> tuple[str | None, list[list[Any]]]:
         del raw
         return None, _shared(csv.reader(io.StringIO(text)))
     if suffix in (".xlsx", ".xlsm"):
-        from .read import open_calamine
-        wb = open_calamine(path, max_cells=PROJECT_LIST_MAX_CELLS)
-        names = wb.sheet_names
-        sheet = "项目清单" if "项目清单" in names else names[0]
-        # to_python, not iter_rows: iter_rows drops empty leading columns (not rows), which would shift
-        # the column letters of every message
-        return sheet, _shared(wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False))
+        from .read import ReadError, open_calamine
+        try:
+            wb = open_calamine(path, max_cells=PROJECT_LIST_MAX_CELLS)
+            names = wb.sheet_names
+            sheet = "项目清单" if "项目清单" in names else names[0]
+            # to_python, not iter_rows: iter_rows drops empty leading columns (not rows), which would
+            # shift the column letters of every message
+            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except ReadError as exc:      # its message does not name the file: a batch's reports do
+            raise XlformError(f"项目清单 {path.name}：{exc}") from None
+        return sheet, _shared(rows)
     raise XlformError(f"项目清单 {path.name} 的格式不支持：请使用 .xlsx 或 .csv")
 
 
