@@ -273,8 +273,9 @@ class _Form:
     @classmethod
     def of(cls, spec: FormSpec, index: dict[str, int]) -> "_Form":
         sourced = tuple((fs, index[fs.source]) for fs in spec.fields.values() if fs.source in index)
-        own = [index[CODE], *(index[c] for c in (FORM,) if c in index), *(i for _, i in sourced)]
-        own = tuple(dict.fromkeys(own))     # 项目编码 is a pre-filled field's column too
+        form_column = [index[FORM]] if FORM in index else []
+        # each column once: 项目编码 is also the column of a pre-filled field
+        own = tuple(dict.fromkeys([index[CODE], *form_column, *(i for _, i in sourced)]))
         return cls(spec, sourced, frozenset((g1.name, g2.name) for g1, g2 in spec.indicators.level2()),
                    spec.indicators.weight == "points", own, max(own) + 1)
 
