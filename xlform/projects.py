@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, count
-from operator import is_not, itemgetter
+from operator import is_not
 from typing import Any
 
 from .errors import XlformError
@@ -263,17 +263,10 @@ def _used_forms(rows: list[list[Any]], form_at: int, default_form: str | None) -
     return {str(_clean(c)) or default_form for c in cells}
 
 
-def _cleaned(columns: list[int]) -> Callable[[list], list]:
-    """A function giving a row's cells in `columns`, cleaned; itemgetter where every row has them."""
-    if _ABSENT in columns:
-        return lambda row: [_cell(row, i) for i in columns]
-    picked, width = itemgetter(*columns), max(columns) + 1
-
-    def cells(row: list) -> list:
-        if len(row) < width:
-            return [_cell(row, i) for i in columns]
-        return [c.strip() if type(c) is str else _clean(c) for c in picked(row)]   # _clean, inlined for text
-    return cells
+def _cleaned(row: list, columns: tuple[int, ...]) -> list:
+    """The row's cells in `columns`, cleaned ("" past its end); _clean inlined for text."""
+    n = len(row)
+    return [(c.strip() if type(c := row[i]) is str else _clean(c)) if i < n else "" for i in columns]
 
 
 @dataclass(frozen=True)
@@ -289,8 +282,9 @@ class _Form:
     @classmethod
     def of(cls, spec: FormSpec, index: dict[str, int]) -> "_Form":
         sourced = tuple((fs, index[fs.source]) for fs in spec.fields.values() if fs.source in index)
-        own = [index[CODE], *(index[c] for c in (FORM,) if c in index), *(i for _, i in sourced)]
-        own = tuple(dict.fromkeys(own))     # 项目编码 is a pre-filled field's column too
+        form_column = [index[FORM]] if FORM in index else []
+        # each column once: 项目编码 is also the column of a pre-filled field
+        own = tuple(dict.fromkeys([index[CODE], *form_column, *(i for _, i in sourced)]))
         return cls(spec, sourced, frozenset((g1.name, g2.name) for g1, g2 in spec.indicators.level2()),
                    spec.indicators.weight == "points", own, max(own) + 1)
 
@@ -311,7 +305,7 @@ class _RowReader:
                  where: Callable[[str], str], problem: Callable[[int | None, str | None, str], None]):
         self.forms = {fid: _Form.of(spec, index) for fid, spec in forms.items()}
         self.code_at, self.form_at = index[CODE], index.get(FORM, _ABSENT)
-        self.indicator_cells = _cleaned([index.get(c, _ABSENT) for c in INDICATOR_COLUMNS])
+        self.indicator_at = tuple(index.get(c, _ABSENT) for c in INDICATOR_COLUMNS)
         self.default_form, self.where, self.problem = default_form, where, problem
         self.projects: dict[str, Project] = {}
         self.first_values: dict[tuple[str, str], tuple[Any, int]] = {}
@@ -323,7 +317,7 @@ class _RowReader:
         # all fine, is that project again with nothing new to check: only its indicator is read.
         last: list[Any] = []
         last_form: _Form | None = None      # None: the next row is read in full
-        indicator, indicator_cells = self._indicator, self.indicator_cells    # looked up once
+        indicator, indicator_at = self._indicator, self.indicator_at    # looked up once
         for r_no, row in enumerate(rows[1:], start=2):
             if last_form is not None and last_form.repeats(row, last):
                 form = last_form            # and proj is still the last row's
@@ -336,7 +330,7 @@ class _RowReader:
                 fine = self._fields(form, proj, row, r_no) and type(row[self.code_at]) is str
                 last_form = form if fine else None
             last = row
-            ind = indicator(form, indicator_cells(row), r_no)
+            ind = indicator(form, _cleaned(row, indicator_at), r_no)
             if ind is not None:
                 proj.indicators.append(ind)
         return self.projects
