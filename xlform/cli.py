@@ -275,13 +275,9 @@ _USAGE_ZH = [
     (r"Option '([^']+)' requires an argument.*", r"选项 \1 需要一个值"),
 ]
 # click's reasons for refusing a path, inside "Invalid value for …"
-_PATH_ZH = [
-    (r"(?:File|Directory|Path) '(.+?)' is a directory\.", r"“\1”是文件夹，这里应为文件"),
-    (r"(?:File|Directory|Path) '(.+?)' is a file\.", r"“\1”是文件，这里应为文件夹"),
-    (r"(?:File|Directory|Path) '(.+?)' does not exist\.", r"“\1”不存在"),
-    (r"(?:File|Directory|Path) '(.+?)' is not readable\.", r"“\1”无法读取（没有权限）"),
-    (r"(?:File|Directory|Path) '(.+?)' is not writable\.", r"“\1”无法写入（没有权限）"),
-]
+_PATH_ZH = [(rf"(?:File|Directory|Path) '(.+?)' {reason}\.", rf"“\1”{zh}") for reason, zh in (
+    ("is a directory", "是文件夹，这里应为文件"), ("is a file", "是文件，这里应为文件夹"), ("does not exist", "不存在"),
+    ("is not readable", "无法读取（没有权限）"), ("is not writable", "无法写入（没有权限）"))]
 
 
 def run() -> None:
