@@ -78,6 +78,20 @@ def write_manifest(path: Path, year: int | None, created: str, entries: Iterable
     return path
 
 
+# what reading and parsing a manifest.json can raise, and the message for each (Manifest.load, and
+# manifest_index for the streamed read)
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError)
+
+
+def read_error(path: Path, exc: BaseException) -> XlformError:
+    """The Chinese message for one of READ_ERRORS met reading manifest.json at `path`."""
+    if isinstance(exc, FileNotFoundError):
+        return XlformError(f"找不到 manifest 文件：{path}")
+    if isinstance(exc, NotRegularFile):
+        return XlformError(f"manifest 文件 {path.name} {exc}，无法读取")
+    return XlformError(f"manifest 文件 {path.name} 无法读取或已损坏：{exc}")
+
+
 @dataclass
 class Manifest:
     year: int | None = None
@@ -105,10 +119,6 @@ class Manifest:
             if data.get("manifest_version") != MANIFEST_VERSION:
                 raise XlformError(f"清单文件 {path.name} 的版本 {data.get('manifest_version')} 不受支持")
             entries = [ManifestEntry(**e) for e in data["files"]]
-        except FileNotFoundError:
-            raise XlformError(f"找不到 manifest 文件：{path}") from None
-        except NotRegularFile as exc:
-            raise XlformError(f"manifest 文件 {path.name} {exc}，无法读取") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise XlformError(f"manifest 文件 {path.name} 无法读取或已损坏：{exc}") from None
+        except READ_ERRORS as exc:
+            raise read_error(path, exc) from None
         return cls(year=data.get("year"), entries=entries, created=data.get("created", ""))

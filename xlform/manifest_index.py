@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import XlformError
-from .inputs import NotRegularFile, open_regular
-from .manifest import MANIFEST_VERSION, ManifestEntry
+from .inputs import open_regular
+from .manifest import MANIFEST_VERSION, READ_ERRORS, ManifestEntry, read_error
 
 try:
     import fcntl
@@ -336,12 +336,8 @@ def _fill(db: sqlite3.Connection, manifest_path: Path, summarize: Callable[[Mani
 
     try:
         header = stream_manifest(manifest_path, add, chunk)
-    except FileNotFoundError:
-        raise XlformError(f"找不到 manifest 文件：{manifest_path}") from None
-    except NotRegularFile as exc:
-        raise XlformError(f"manifest 文件 {manifest_path.name} {exc}，无法读取") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise XlformError(f"manifest 文件 {manifest_path.name} 无法读取或已损坏：{exc}") from None
+    except READ_ERRORS as exc:
+        raise read_error(manifest_path, exc) from None
     _set_meta(db, created=header.get("created"), year=header.get("year"), twice=twice, state=_DONE)
 
 
