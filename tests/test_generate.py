@@ -531,6 +531,117 @@ def test_file_name_clash_stops_before_anything_is_written(tmp_path, project_list
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
+def _many_projects(project_list, n: int) -> list[list]:
+    """n two-row Yulin projects with their own codes and names, then the sample's national one."""
+    y1, y2, *national = project_list.rows()
+    rows = []
+    for i in range(n):
+        code = f"4509002103502000{i:05d}"
+        rows += [[*y1[:3], code, f"{y1[4]}{i}", *y1[5:]], [*y2[:3], code, *y2[4:]]]
+    return rows + national
+
+
+def _as_it_was(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_workers_write_what_one_process_writes_and_leave_no_staging(tmp_path, project_list):
+    """With --jobs 2 the workbooks are written while the list is still read, under temporary names
+    in a staging folder: the result is the same files, byte for byte, and no trace of the staging."""
+    listing = project_list.write(_many_projects(project_list, 9))
+    one = generate(listing, tmp_path / "j1", templates=[TEMPLATES], jobs=1, by_department=True)
+    two = generate(listing, tmp_path / "j2", templates=[TEMPLATES], jobs=2, by_department=True)
+    assert [p.relative_to(two.out_dir) for p in two.files] == [p.relative_to(one.out_dir) for p in one.files]
+    assert len(two.files) == 10
+    assert _as_it_was(tmp_path / "j2") == _as_it_was(tmp_path / "j1")     # no .xlform-staging-… left
+    for a, b in zip(one.files, two.files):
+        assert _members(a) == _members(b), b.name
+    manifests = [json.loads(r.manifest_path.read_text(encoding="utf-8")) for r in (one, two)]
+    assert [{k: v for k, v in m.items() if k != "created"} for m in manifests][0] == \
+        {k: v for k, v in manifests[1].items() if k != "created"}
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    import zipfile
+    with zipfile.ZipFile(path) as z:   # core.xml carries the time of writing
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def _staged(out: Path) -> list[Path]:
+    return list(out.glob(".xlform-staging-*/.~*.xlsx"))
+
+
+def test_a_bad_row_after_workers_started_leaves_the_folder_as_it_was(tmp_path, project_list, monkeypatch):
+    """The list's last row is wrong, and the workers have already written the first projects: they
+    are removed with their staging folder, and the folder holds only what it held before."""
+    import time
+    from xlform.projects import ProjectList, ProjectListError
+
+    rows = _many_projects(project_list, 8)
+    rows[-1][9] = ""      # the last row's 指标内容
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "上次的文件.xlsx").write_bytes(b"kept")
+    watched = [out]
+    stream = ProjectList.stream
+
+    def slow_to_fail(self):
+        # holds the list's error back until a worker has written a workbook into the staging folder,
+        # so that the clean-up is tested with files to clean up
+        it = stream(self)
+        while True:
+            try:
+                project = next(it)
+            except StopIteration:
+                return
+            except ProjectListError:
+                deadline = time.monotonic() + 60
+                while not _staged(watched[0]) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert _staged(watched[0])
+                raise
+            yield project
+
+    monkeypatch.setattr(ProjectList, "stream", slow_to_fail)
+    with pytest.raises(ProjectListError, match="指标内容为空"):
+        generate(project_list.write(rows), out, templates=[TEMPLATES], jobs=2)
+    assert _as_it_was(out) == ["上次的文件.xlsx"]
+    assert (out / "上次的文件.xlsx").read_bytes() == b"kept"
+    # a folder that did not exist is not left behind, empty
+    watched[0] = tmp_path / "new"
+    with pytest.raises(ProjectListError):
+        generate(project_list.write(rows), tmp_path / "new", templates=[TEMPLATES], jobs=2)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_worker_that_fails_leaves_the_folder_as_it_was(tmp_path, project_list, monkeypatch):
+    write = xlform.workbook.write_workbook
+
+    def disk_full_on_the_fifth(layout, path, meta, **kw):
+        if meta["project_code"].endswith("00004"):
+            raise OSError(28, "No space left on device")
+        return write(layout, path, meta, **kw)
+
+    # set before generate forks its workers, which inherit it
+    monkeypatch.setattr("xlform.generate.write_workbook", disk_full_on_the_fifth)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space"):
+        generate(project_list.write(_many_projects(project_list, 12)), out, templates=[TEMPLATES], jobs=2)
+    assert not out.exists()
+
+
+def test_file_name_clash_found_with_workers_leaves_nothing(tmp_path, project_list):
+    rows = _many_projects(project_list, 6)
+    clash = [list(r) for r in rows[:2]]
+    for r in clash:
+        r[3] = r[3].replace("450900", "450900A")
+    for r in rows[:2]:
+        r[3] = r[3].replace("450900", "450900a")
+    with pytest.raises(XlformError, match="生成了相同的文件名"):
+        generate(project_list.write(rows + clash), tmp_path / "out", templates=[TEMPLATES], jobs=2)
+    assert not (tmp_path / "out").exists()
+
+
 def test_manifest_lists_every_file_with_its_project(sample_set):
     m = sample_set.manifest
     assert m["manifest_version"] == 1

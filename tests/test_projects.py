@@ -253,3 +253,57 @@ def test_a_list_that_is_not_a_workbook_is_refused_by_name(tmp_path, forms):
     fake.write_bytes(b"%PDF-1.4 ...")
     with pytest.raises(XlformError, match="项目清单 清单.xlsx：不是 Excel 工作簿"):
         read_projects(fake, forms, None)
+
+
+# ------------------------------------------------------------ handed out project by project (ProjectList)
+
+def test_a_project_is_handed_out_once_its_last_row_is_read(project_list, forms):
+    """generate --jobs starts a project's workbook while the rest of the list is still being read: a
+    project comes out complete (its rows may be spread over the list) and before the list ends."""
+    from xlform.projects import ProjectList
+
+    y1, y2, n1, n2, n3 = project_list.rows()
+    listing = ProjectList(project_list.write([y1, n1, y2, n2, n3]), forms, None)
+    seen = []
+    for project in listing.stream():
+        others = {p.code: len(p.indicators) for p in listing.projects() if p.code != project.code}
+        seen.append((project.code, len(project.indicators), others))
+    # Yulin's last row is row 4: it comes out whole while the national project has one indicator so far
+    assert seen == [(YULIN_CODE, 2, {NATIONAL_CODE: 1}), (NATIONAL_CODE, 3, {YULIN_CODE: 2})]
+    assert listing.count == 2
+    assert _summary(listing.projects()) == EXPECTED
+
+
+def test_nothing_is_handed_out_after_a_problem_and_the_error_lists_every_problem(project_list, forms):
+    from xlform.projects import ProjectList
+
+    y1, y2, n1, n2, n3 = project_list.rows()
+    bad_group = list(n2)
+    bad_group[8] = "不存在的分组"
+    no_name = list(y2)
+    no_name[9] = ""
+    rows = [y1, y2, n1, bad_group, n3]
+    listing = ProjectList(project_list.write(rows), forms, None)
+    handed = []
+    with pytest.raises(ProjectListError) as caught:
+        for project in listing.stream():
+            handed.append(project.code)
+    assert handed == [YULIN_CODE]      # complete at row 3, before the national project's bad row 5
+    with pytest.raises(ProjectListError) as whole:
+        read_projects(project_list.write(rows), forms, None)
+    assert caught.value.problems == whole.value.problems
+
+    # a problem first: nothing at all is handed out, though Yulin's rows are fine
+    listing = ProjectList(project_list.write([n1, bad_group, n3, y1, y2]), forms, None)
+    with pytest.raises(ProjectListError):
+        assert list(listing.stream()) == []
+    # a project's own checks (here its points) are made when it is complete, and reported in the
+    # order the projects first appear, after the rows' problems, as before
+    short = list(n3)
+    short[11] = 5
+    with pytest.raises(ProjectListError) as caught:
+        read_projects(project_list.write([n1, n2, short, y1, no_name]), forms, None)
+    lines = str(caught.value).splitlines()[1:]
+    assert "第6行" in lines[0] and "指标内容为空" in lines[0]
+    assert "第2行" in lines[1] and "满意度指标" in lines[1] and "合计 5 分" in lines[1]
+    assert len(lines) == 2

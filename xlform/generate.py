@@ -5,9 +5,11 @@ import contextlib
 import datetime as dt
 import os
 import re
+import secrets
 import shutil
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -16,7 +18,7 @@ from . import __version__, gcpause
 from .errors import XlformError
 from .layout import Layout, build_layout
 from .manifest import Manifest, ManifestEntry, entry_json, fingerprint, write_manifest
-from .projects import Project, read_projects
+from .projects import Project, ProjectList
 from .spec import FormSpec, available_forms, get_form
 from .atomic import atomic_path
 from .workbook import write_workbook
@@ -108,40 +110,130 @@ def _pool(jobs: int, templates: list[Path] | None) -> Iterator[ProcessPoolExecut
 def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSpec], form: str | None,
                    year: int | None, password: str | None, by_department: bool, progress,
                    pool: ProcessPoolExecutor | None, jobs: int) -> GenerateResult:
-    projects = read_projects(projects_file, forms, form)
+    listing = ProjectList(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
-    # every file name first: a clash must stop the run before anything is written
-    names: dict[str, Project] = {}
-    items = sorted(projects, key=lambda p: (p.department, p.code))
-    paths: dict[str, Path] = {}
-    for project in items:
-        name = safe_filename(project.department, project.code, project.name) + ".xlsx"
-        folder = out / safe_filename(project.department) if by_department else out
-        key = str(folder / name).lower()
-        if key in names:
-            raise XlformError(f"项目 {names[key].code} 和 {project.code} 生成了相同的文件名 {name}，"
-                              f"未生成任何文件；请缩短项目名称")
-        names[key] = project
-        paths[project.code] = folder / name
-    rel = {code: str(path.relative_to(out)) for code, path in paths.items()}
-    if pool is None or len(items) <= 2:
-        entries = (_render_entry(forms[p.form_id], p, paths[p.code], rel[p.code], year, password)
-                   for p in (progress(items) if progress else items))
+    if pool is None or listing.count <= 2:
+        for _ in listing.stream():     # the whole list checked before anything is written
+            pass
+        items = sorted(listing.projects(), key=_order)
+        paths = {p.code: _file_path(p, out, by_department) for p in items}
+        _check_names(items, paths)
+        entries = (_render_entry(forms[p.form_id], p, paths[p.code], str(paths[p.code].relative_to(out)),
+                                 year, password) for p in (progress(items) if progress else items))
         write_manifest(result.manifest_path, year, _now(), entries)
     else:
-        # workers get plain dicts and send back each entry's JSON text, written as it arrives: the
-        # parent only reads the list and writes the manifest, in parallel with the workbooks
-        # a generator: map submits each chunk as it is made, so the workers start on the first
-        # projects while the parent is still turning the rest into dicts
-        args = ((p.to_dict(), str(paths[p.code]), rel[p.code], year, password) for p in items)
-        size = max(1, min(16, len(items) // (jobs * 4) or 1))
-        done = pool.map(_render_one, args, chunksize=size)
-        write_manifest(result.manifest_path, year, _now(), progress(done, total=len(items)) if progress else done)
+        items, paths = _generate_parallel(listing, out, year, password, by_department, progress, pool, jobs,
+                                          result.manifest_path)
     result.files.extend(paths[p.code] for p in items)
     if by_department:
         for folder in sorted({p.parent for p in result.files}):
             result.zips.append(_zip_folder(folder))
     return result
+
+
+def _order(project: Project) -> tuple[str, str]:
+    return project.department, project.code
+
+
+def _file_path(project: Project, out: Path, by_department: bool) -> Path:
+    folder = out / safe_filename(project.department) if by_department else out
+    return folder / (safe_filename(project.department, project.code, project.name) + ".xlsx")
+
+
+def _check_names(items: list[Project], paths: dict[str, Path]) -> None:
+    """Two projects must not share a file name (as Windows and macOS compare names: any case)."""
+    names: dict[str, Project] = {}
+    for project in items:
+        key = str(paths[project.code]).lower()
+        if key in names:
+            raise XlformError(f"项目 {names[key].code} 和 {project.code} 生成了相同的文件名 "
+                              f"{paths[project.code].name}，未生成任何文件；请缩短项目名称")
+        names[key] = project
+
+
+def _generate_parallel(listing: ProjectList, out: Path, year: int | None, password: str | None,
+                       by_department: bool, progress, pool: ProcessPoolExecutor, jobs: int,
+                       manifest_path: Path) -> tuple[list[Project], dict[str, Path]]:
+    """The workers write each project as soon as the list hands it out, while the parent still reads
+    and checks the rest: the list's reading no longer keeps both cores waiting.
+
+    Until the whole list has proved fine (no problem, no two file names alike) and every workbook is
+    written, they stay in a staging folder under temporary names; then they are moved into place and
+    the manifest is written. If anything fails before that, the workers are stopped, the staging
+    folder is removed, and `out` is left as it was, as when a bad list is refused before anything is
+    written. (A disk error while moving them leaves those already moved, and no manifest.)"""
+    created = not out.exists()
+    staging = _staging_folder(out)
+    size = max(1, min(16, listing.count // (jobs * 4) or 1))
+    paths: dict[str, Path] = {}
+    staged: dict[str, Path] = {}
+    sent: deque[tuple[list[str], Future]] = deque()
+    try:
+        chunk: list[tuple] = []
+        for project in listing.stream():
+            path = paths[project.code] = _file_path(project, out, by_department)
+            temp = staged[project.code] = staging / f".~{len(staged)}.xlsx"
+            # the Project itself: the chunks wait in the pool's queue, and a dict made now for each
+            # would hold a second copy of the list's structure there (10,000 projects: ~130 MB)
+            chunk.append((project, str(temp), str(path.relative_to(out)), year, password))
+            if len(chunk) == size:
+                sent.append(([a[0].code for a in chunk], pool.submit(_render_chunk, chunk)))
+                chunk = []
+        if chunk:
+            sent.append(([a[0].code for a in chunk], pool.submit(_render_chunk, chunk)))
+        items = sorted(listing.projects(), key=_order)
+        _check_names(items, paths)
+        # the entries come in the list's order and the manifest is in the projects' order: they wait
+        # on disk (~9 KB each, 90 MB for a province), not in memory
+        with open(staging / ".~entries", "w+b") as spool:
+            at: dict[str, tuple[int, int]] = {}
+            for code, text in (progress(_results(sent), total=len(items)) if progress else _results(sent)):
+                data = text.encode("utf-8")
+                at[code] = (spool.tell(), len(data))
+                spool.write(data)
+            for project in items:
+                path = paths[project.code]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged[project.code], path)
+            write_manifest(manifest_path, year, _now(), (_read_at(spool, *at[p.code]) for p in items))
+    except BaseException:
+        for _, future in sent:
+            future.cancel()
+        wait([future for _, future in sent])    # none may still be writing into the staging folder
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()                     # only if empty
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return items, paths
+
+
+def _results(sent: deque[tuple[list[str], Future]]) -> Iterator[tuple[str, str]]:
+    """Each project's code and entry, in the order sent; a chunk's future is let go once read (it
+    holds its entries' texts)."""
+    while sent:
+        codes, future = sent[0]
+        yield from zip(codes, future.result())
+        sent.popleft()
+
+
+def _read_at(fh, offset: int, size: int) -> str:
+    fh.seek(offset)
+    return fh.read(size).decode("utf-8")
+
+
+def _staging_folder(out: Path) -> Path:
+    # hidden, and its files named .~…, so that validate never takes a left-over one (a killed run)
+    # for a returned workbook
+    out.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = out / f".xlform-staging-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
 
 
 _FORMS: dict[str, FormSpec] = {}
@@ -158,10 +250,9 @@ def _render_entry(spec: FormSpec, project: Project, path: Path, rel: str, year: 
     return entry_json(entry)
 
 
-def _render_one(args: tuple[dict, str, str, int | None, str | None]) -> str:
-    project, path, rel, year, password = args
-    p = Project.from_dict(project)
-    return _render_entry(_FORMS[p.form_id], p, Path(path), rel, year, password)
+def _render_chunk(chunk: list[tuple[Project, str, str, int | None, str | None]]) -> list[str]:
+    return [_render_entry(_FORMS[p.form_id], p, Path(path), rel, year, password)
+            for p, path, rel, year, password in chunk]
 
 
 def _now() -> str:

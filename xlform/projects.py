@@ -17,7 +17,7 @@ import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, count
 from operator import is_not
 from typing import Any
@@ -184,58 +184,96 @@ def _number(v: Any) -> float | None:
 
 def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: str | None) -> list[Project]:
     """Read and check a project list; raises ProjectListError listing every problem."""
-    path = Path(path)
-    if not path.exists():
-        raise XlformError(f"找不到项目清单文件：{path}")
-    sheet, rows = _read_rows(path)
-    problems: list[ListProblem] = []
+    listing = ProjectList(path, forms, default_form)
+    for _ in listing.stream():
+        pass
+    return listing.projects()
 
-    def problem(row: int | None, col: str | None, msg: str) -> None:
-        problems.append(ListProblem(sheet, row, col, msg))
 
-    while rows and not any(str(c).strip() for c in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise ProjectListError(path, [ListProblem(sheet, None, None, "文件是空的，第1行应为列标题")])
-    header = [str(_clean(h)) for h in rows[0]]
-    index: dict[str, int] = {}
-    for i, h in enumerate(header):
-        if not h:
-            continue
-        if h in index:
-            problem(1, f"{col_letter(i)}（{h}）", f"列标题“{h}”重复出现")
-        index.setdefault(h, i)
+class ProjectList:
+    """A project list, read and checked project by project so that work can start before the end.
 
-    def where(col_name: str) -> str:
-        return f"{col_letter(index[col_name])}（{col_name}）" if col_name in index else col_name
+    Opening it reads the rows and checks the header (ProjectListError at once if that fails).
+    stream() then checks the rows and hands out each project as soon as its last row has been read,
+    for as long as nothing in the list has been found wrong; at the end it raises ProjectListError
+    listing every problem, in the order read_projects always gave them. A caller that started work
+    on a project it was given must undo that work when the error comes (generate writes such
+    workbooks under temporary names until the end)."""
 
-    needed = {CODE, LEVEL1, LEVEL2, NAME, TARGET}
-    if default_form is None and FORM not in index:
-        problem(1, None, "未用 --form 指定表单，清单中也没有“表单”列")
-    for fid in sorted(x for x in _used_forms(rows, index.get(FORM, _ABSENT), default_form) if x):
-        if fid not in forms:
-            continue
-        spec = forms[fid]
-        needed |= {fs.source for fs in spec.fields.values() if fs.source and fs.required}
-        if spec.indicators.weight == "points":
-            needed.add(POINTS)
-    for col in sorted(needed - set(index)):
-        problem(1, None, f"缺少必需的列“{col}”")
-    if problems:
-        raise ProjectListError(path, problems)
+    def __init__(self, path: str | Path, forms: dict[str, FormSpec], default_form: str | None):
+        path = self.path = Path(path)
+        if not path.exists():
+            raise XlformError(f"找不到项目清单文件：{path}")
+        self.sheet, rows = _read_rows(path)
+        self.problems: list[ListProblem] = []
+        while rows and not any(str(c).strip() for c in rows[-1]):
+            rows.pop()
+        if not rows:
+            raise ProjectListError(path, [ListProblem(self.sheet, None, None, "文件是空的，第1行应为列标题")])
+        header = [str(_clean(h)) for h in rows[0]]
+        index = self.index = {}
+        for i, h in enumerate(header):
+            if not h:
+                continue
+            if h in index:
+                self.problem(1, f"{col_letter(i)}（{h}）", f"列标题“{h}”重复出现")
+            index.setdefault(h, i)
+        needed = {CODE, LEVEL1, LEVEL2, NAME, TARGET}
+        if default_form is None and FORM not in index:
+            self.problem(1, None, "未用 --form 指定表单，清单中也没有“表单”列")
+        for fid in sorted(x for x in _used_forms(rows, index.get(FORM, _ABSENT), default_form) if x):
+            if fid not in forms:
+                continue
+            spec = forms[fid]
+            needed |= {fs.source for fs in spec.fields.values() if fs.source and fs.required}
+            if spec.indicators.weight == "points":
+                needed.add(POINTS)
+        for col in sorted(needed - set(index)):
+            self.problem(1, None, f"缺少必需的列“{col}”")
+        if self.problems:
+            raise ProjectListError(path, self.problems)
+        self._rows: list[list[Any]] | None = rows
+        self._reader = _RowReader(index, forms, default_form, self.where, self.problem)
+        # row number -> the code whose last row it is: a project is complete once that row is read
+        last: dict[str, int] = {}
+        code_at = index[CODE]
+        for r_no, row in enumerate(rows[1:], start=2):
+            last[str(_cell(row, code_at))] = r_no
+        last.pop("", None)
+        self._ends = {r_no: code for code, r_no in last.items()}
+        self.count = len(last)        # at most this many projects
 
-    reader = _RowReader(index, forms, default_form, where, problem)
-    projects = reader.read(rows)
-    for proj in projects.values():
-        spec = forms[proj.form_id]
-        for fs in spec.fields.values():
-            if fs.source and fs.required and proj.fields.get(fs.name) in (None, "") \
-                    and (proj.code, fs.name) not in reader.bad_values:
-                problem(proj.source_row, where(fs.source), f"项目 {proj.code} 缺少“{fs.source}”")
-        _check_project_points(spec, proj, problem, where(POINTS))
-    if problems:
-        raise ProjectListError(path, problems)
-    return list(projects.values())
+    def problem(self, row: int | None, col: str | None, msg: str) -> None:
+        self.problems.append(ListProblem(self.sheet, row, col, msg))
+
+    def where(self, col_name: str) -> str:
+        return f"{col_letter(self.index[col_name])}（{col_name}）" if col_name in self.index else col_name
+
+    def stream(self) -> Iterator[Project]:
+        """Each project once its rows are all read and checked, while the list has no problem so far;
+        ProjectListError at the end if it has any. Runs once."""
+        rows, self._rows = self._rows, None
+        if rows is None:
+            raise RuntimeError("ProjectList.stream() runs once")
+        reader, ends = self._reader, self._ends
+        late: dict[str, list[ListProblem]] = {}     # each project's own checks, made once it is complete
+        clean = True
+        for code in reader.read(rows, ends):
+            proj = reader.projects[code]
+            found = late[code] = []
+            reader.finish(proj, lambda row, col, msg: found.append(ListProblem(self.sheet, row, col, msg)))
+            clean = clean and not found and not self.problems
+            if clean:
+                yield proj
+        del rows
+        # the rows' problems in row order, then each project's own in the order projects first appear
+        problems = self.problems + [p for code in reader.projects for p in late.get(code, ())]
+        if problems:
+            raise ProjectListError(self.path, problems)
+
+    def projects(self) -> list[Project]:
+        """Every project, in the order they first appear (once stream() has run to its end)."""
+        return list(self._reader.projects.values())
 
 
 # a column the list lacks: past the end of every row, so it reads as empty, as a short row's cell does
@@ -311,7 +349,9 @@ class _RowReader:
         self.first_values: dict[tuple[str, str], tuple[Any, int]] = {}
         self.bad_values: set[tuple[str, str]] = set()   # (code, field) already reported as not a number
 
-    def read(self, rows: list[list[Any]]) -> dict[str, Project]:
+    def read(self, rows: list[list[Any]], ends: dict[int, str]) -> Iterator[str]:
+        """Read the rows after the header into self.projects; after each row that is the last of a
+        project's code (`ends`), yields that code if a project has it."""
         # A project's own cells repeat on each of its indicator rows as the very same objects
         # (_shared). A row holding in all of them the very objects of the last row taken, which were
         # all fine, is that project again with nothing new to check: only its indicator is read.
@@ -321,19 +361,31 @@ class _RowReader:
         for r_no, row in enumerate(rows[1:], start=2):
             if last_form is not None and last_form.repeats(row, last):
                 form = last_form            # and proj is still the last row's
+                taken = True
             else:
-                taken = self._project(row, r_no)
-                if taken is None:
-                    continue
-                form, proj = taken
-                # a text code: the row is not blank, so a row repeating it is not blank either
-                fine = self._fields(form, proj, row, r_no) and type(row[self.code_at]) is str
-                last_form = form if fine else None
-            last = row
-            ind = indicator(form, _cleaned(row, indicator_at), r_no)
-            if ind is not None:
-                proj.indicators.append(ind)
-        return self.projects
+                read = self._project(row, r_no)
+                taken = read is not None    # not for a blank row or a wrong code or form
+                if taken:
+                    form, proj = read
+                    # a text code: the row is not blank, so a row repeating it is not blank either
+                    fine = self._fields(form, proj, row, r_no) and type(row[self.code_at]) is str
+                    last_form = form if fine else None
+            if taken:
+                last = row
+                ind = indicator(form, _cleaned(row, indicator_at), r_no)
+                if ind is not None:
+                    proj.indicators.append(ind)
+            if r_no in ends and ends[r_no] in self.projects:
+                yield ends[r_no]
+
+    def finish(self, proj: Project, problem: Callable[[int | None, str | None, str], None]) -> None:
+        """The checks of a complete project as a whole: its required fields and its points."""
+        form = self.forms[proj.form_id]
+        for fs in form.spec.fields.values():
+            if fs.source and fs.required and proj.fields.get(fs.name) in (None, "") \
+                    and (proj.code, fs.name) not in self.bad_values:
+                problem(proj.source_row, self.where(fs.source), f"项目 {proj.code} 缺少“{fs.source}”")
+        _check_project_points(form.spec, proj, problem, self.where(POINTS))
 
     def _project(self, row: list, r_no: int) -> tuple[_Form, Project] | None:
         """The row's form and project; None for a blank row or a wrong code or form (reported)."""
