@@ -47,6 +47,13 @@ def test_bench_runs_every_stage(tmp_path):
                         "--reps", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "generate" in p.stdout and "check" in p.stdout and "annotate" in p.stdout
+    # the A/B of two versions (here HEAD against the working tree), its worktree removed after
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "ab.py"), "--base", "HEAD", "--iterations", "1",
+                        "--n", "8", "--work", str(work)], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "jobs 2: B / A per iteration" in p.stdout and "B: jobs-2 speedup per iteration" in p.stdout
+    assert "xlform-ab-" not in subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True,
+                                              text=True).stdout
     # the loops bench/sample.py runs under py-spy (py-spy itself is not a dependency)
     for stage in ("generate", "check", "annotate", "write", "consolidate"):
         p = subprocess.run([sys.executable, str(ROOT / "bench" / "sample.py"), "--child", "--work", str(work),
