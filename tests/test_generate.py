@@ -614,6 +614,8 @@ def test_a_bad_row_after_workers_started_leaves_the_folder_as_it_was(tmp_path, p
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.skipif(__import__("multiprocessing").get_start_method() != "fork",
+                    reason="the patched writer reaches the workers only by fork")
 def test_a_worker_that_fails_leaves_the_folder_as_it_was(tmp_path, project_list, monkeypatch):
     write = xlform.workbook.write_workbook
 
@@ -628,6 +630,47 @@ def test_a_worker_that_fails_leaves_the_folder_as_it_was(tmp_path, project_list,
     with pytest.raises(OSError, match="No space"):
         generate(project_list.write(_many_projects(project_list, 12)), out, templates=[TEMPLATES], jobs=2)
     assert not out.exists()
+
+
+def test_a_bad_list_leaves_no_folder_it_created(tmp_path, project_list):
+    rows = _many_projects(project_list, 4)
+    rows[-1][9] = ""
+    with pytest.raises(XlformError, match="指标内容为空"):
+        generate(project_list.write(rows), tmp_path / "a" / "b" / "out", templates=[TEMPLATES], jobs=2)
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("failing", ["the fourth workbook", "the manifest"])
+def test_a_file_that_cannot_be_replaced_leaves_the_last_run_whole(tmp_path, project_list, monkeypatch, jobs,
+                                                                   failing):
+    """Generating again into last run's folder while one of its workbooks is open in Excel (Windows
+    refuses to replace it): the workbooks already moved are put back, and the folder is last run's,
+    all of it, manifest included."""
+    import re
+
+    listing = project_list.write(_many_projects(project_list, 6))
+    out = tmp_path / "out"
+    generate(listing, out, templates=[TEMPLATES], jobs=jobs, year=2021, by_department=True)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real, moved = os.replace, []
+
+    def locked(src, dst, *a, **kw):
+        # only moves out of the staging folder (its files are .~<n>.<suffix>; the writers' own temp
+        # files are .~<pid>-<n>-<hex>)
+        if re.search(r"\.~\d+\.(xlsx|json)$", str(src)):
+            moved.append(str(dst))
+            if (failing == "the manifest" and str(dst).endswith("manifest.json")) or \
+                    (failing == "the fourth workbook" and len(moved) == 4):
+                raise PermissionError(13, "另一个程序正在使用此文件，进程无法访问", str(dst))
+        return real(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "replace", locked)
+    with pytest.raises(XlformError, match="无法写入 .*请关闭后重新生成；输出文件夹未作改动"):
+        generate(listing, out, templates=[TEMPLATES], jobs=jobs, year=2022, by_department=True)
+    monkeypatch.setattr(os, "replace", real)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert len(moved) == (4 if failing == "the fourth workbook" else 8)   # 7 workbooks, then the manifest
 
 
 def test_file_name_clash_found_with_workers_leaves_nothing(tmp_path, project_list):

@@ -9,7 +9,7 @@ import secrets
 import shutil
 import zipfile
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -71,9 +71,12 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
              year: int | None = None, password: str | None = None, by_department: bool = False,
              blank: bool = False, templates: list[Path] | None = None, progress=None,
              jobs: int | None = 1) -> GenerateResult:
-    """Generate workbooks into `out_dir` with manifest.json. The project list is fully checked first.
+    """Generate workbooks into `out_dir` with manifest.json.
 
-    `jobs` worker processes write the workbooks (None: all cores); the manifest is the same either way."""
+    Nothing appears in `out_dir` unless the whole project list is fine and every workbook is written:
+    they are written under temporary names (see _Staging) and moved into place together at the end.
+    `jobs` worker processes write the workbooks (None: all cores), starting while the list is still
+    being read; the workbooks and the manifest are the same either way."""
     out = Path(out_dir)
     forms = available_forms(templates)
     if blank:
@@ -90,8 +93,10 @@ def generate(projects_file: str | Path | None, out_dir: str | Path, *, form: str
     if form is not None and form not in forms:
         get_form(form, templates)  # raises the "unknown form" message
     jobs = max(1, jobs or os.cpu_count() or 1)
-    with _pool(jobs, templates) as pool:
-        return _generate_list(projects_file, out, forms, form, year, password, by_department, progress, pool, jobs)
+    # the staging folder outlives the pool: removed only once no worker can still write into it
+    with _Staging(out) as staging, _pool(jobs, templates) as pool:
+        return _generate_list(projects_file, out, forms, form, year, password, by_department, progress, pool, jobs,
+                              staging)
 
 
 @contextlib.contextmanager
@@ -109,7 +114,7 @@ def _pool(jobs: int, templates: list[Path] | None) -> Iterator[ProcessPoolExecut
 
 def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSpec], form: str | None,
                    year: int | None, password: str | None, by_department: bool, progress,
-                   pool: ProcessPoolExecutor | None, jobs: int) -> GenerateResult:
+                   pool: ProcessPoolExecutor | None, jobs: int, staging: "_Staging") -> GenerateResult:
     listing = ProjectList(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
     if pool is None or listing.count <= 2:
@@ -118,12 +123,14 @@ def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSp
         items = sorted(listing.projects(), key=_order)
         paths = {p.code: _file_path(p, out, by_department) for p in items}
         _check_names(items, paths)
-        entries = (_render_entry(forms[p.form_id], p, paths[p.code], str(paths[p.code].relative_to(out)),
+        staged = {p.code: staging.temp() for p in items}
+        entries = (_render_entry(forms[p.form_id], p, staged[p.code], str(paths[p.code].relative_to(out)),
                                  year, password) for p in (progress(items) if progress else items))
-        write_manifest(result.manifest_path, year, _now(), entries)
+        manifest = write_manifest(staging.temp(".json"), year, _now(), entries)
     else:
-        items, paths = _generate_parallel(listing, out, year, password, by_department, progress, pool, jobs,
-                                          result.manifest_path)
+        items, paths, staged, manifest = _generate_parallel(listing, out, year, password, by_department, progress,
+                                                            pool, jobs, staging)
+    staging.commit([(staged[p.code], paths[p.code]) for p in items] + [(manifest, result.manifest_path)])
     result.files.extend(paths[p.code] for p in items)
     if by_department:
         for folder in sorted({p.parent for p in result.files}):
@@ -152,18 +159,11 @@ def _check_names(items: list[Project], paths: dict[str, Path]) -> None:
 
 
 def _generate_parallel(listing: ProjectList, out: Path, year: int | None, password: str | None,
-                       by_department: bool, progress, pool: ProcessPoolExecutor, jobs: int,
-                       manifest_path: Path) -> tuple[list[Project], dict[str, Path]]:
+                       by_department: bool, progress, pool: ProcessPoolExecutor, jobs: int, staging: "_Staging"
+                       ) -> tuple[list[Project], dict[str, Path], dict[str, Path], Path]:
     """The workers write each project as soon as the list hands it out, while the parent still reads
-    and checks the rest: the list's reading no longer keeps both cores waiting.
-
-    Until the whole list has proved fine (no problem, no two file names alike) and every workbook is
-    written, they stay in a staging folder under temporary names; then they are moved into place and
-    the manifest is written. If anything fails before that, the workers are stopped, the staging
-    folder is removed, and `out` is left as it was, as when a bad list is refused before anything is
-    written. (A disk error while moving them leaves those already moved, and no manifest.)"""
-    created = not out.exists()
-    staging = _staging_folder(out)
+    and checks the rest: the list's reading no longer keeps both cores waiting. Returns the projects,
+    their paths, their staged files and the staged manifest; on any failure, cancels what is queued."""
     size = max(1, min(16, listing.count // (jobs * 4) or 1))
     paths: dict[str, Path] = {}
     staged: dict[str, Path] = {}
@@ -172,7 +172,7 @@ def _generate_parallel(listing: ProjectList, out: Path, year: int | None, passwo
         chunk: list[tuple] = []
         for project in listing.stream():
             path = paths[project.code] = _file_path(project, out, by_department)
-            temp = staged[project.code] = staging / f".~{len(staged)}.xlsx"
+            temp = staged[project.code] = staging.temp()
             # the Project itself: the chunks wait in the pool's queue, and a dict made now for each
             # would hold a second copy of the list's structure there (10,000 projects: ~130 MB)
             chunk.append((project, str(temp), str(path.relative_to(out)), year, password))
@@ -185,28 +185,19 @@ def _generate_parallel(listing: ProjectList, out: Path, year: int | None, passwo
         _check_names(items, paths)
         # the entries come in the list's order and the manifest is in the projects' order: they wait
         # on disk (~9 KB each, 90 MB for a province), not in memory
-        with open(staging / ".~entries", "w+b") as spool:
+        with open(staging.temp(".entries"), "w+b") as spool:
             at: dict[str, tuple[int, int]] = {}
             for code, text in (progress(_results(sent), total=len(items)) if progress else _results(sent)):
                 data = text.encode("utf-8")
                 at[code] = (spool.tell(), len(data))
                 spool.write(data)
-            for project in items:
-                path = paths[project.code]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged[project.code], path)
-            write_manifest(manifest_path, year, _now(), (_read_at(spool, *at[p.code]) for p in items))
+            manifest = write_manifest(staging.temp(".json"), year, _now(),
+                                      (_read_at(spool, *at[p.code]) for p in items))
     except BaseException:
         for _, future in sent:
-            future.cancel()
-        wait([future for _, future in sent])    # none may still be writing into the staging folder
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()                     # only if empty
+            future.cancel()     # what is running finishes before the pool (and then _Staging) closes
         raise
-    shutil.rmtree(staging, ignore_errors=True)
-    return items, paths
+    return items, paths, staged, manifest
 
 
 def _results(sent: deque[tuple[list[str], Future]]) -> Iterator[tuple[str, str]]:
@@ -223,17 +214,93 @@ def _read_at(fh, offset: int, size: int) -> str:
     return fh.read(size).decode("utf-8")
 
 
-def _staging_folder(out: Path) -> Path:
-    # hidden, and its files named .~…, so that validate never takes a left-over one (a killed run)
-    # for a returned workbook
-    out.mkdir(parents=True, exist_ok=True)
-    while True:
-        folder = out / f".xlform-staging-{secrets.token_hex(4)}"
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
+class _Staging:
+    """Files written under temporary names in a folder of their own inside the output folder, and
+    moved into place together: all of them, or none and the output folder as it was.
+
+    The folder is `.xlform-staging-…` and its files `.~…`, names validate never takes for a returned
+    workbook, should a killed run leave them. As a context manager: on an error, removes the folder
+    and every folder this run created that is still empty; otherwise only the staging folder."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.folder: Path | None = None     # made when the first file is asked for
+        self.made: list[Path] = []          # folders this run created, for the clean-up
+        self._there: set[Path] = set()      # folders known to exist
+        self._serial = 0
+
+    def temp(self, suffix: str = ".xlsx") -> Path:
+        if self.folder is None:
+            self.folder = self._make_folder()
+        self._serial += 1
+        return self.folder / f".~{self._serial}{suffix}"
+
+    def _make_folder(self) -> Path:
+        self._mkdir(self.out)
+        while True:
+            folder = self.out / f".xlform-staging-{secrets.token_hex(4)}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:     # (practically never: 32 random bits)
+                continue
+
+    def _mkdir(self, folder: Path) -> None:
+        if folder in self._there:
+            return
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        self.made.extend(missing)
+        self._there.add(folder)
+
+    def commit(self, moves: list[tuple[Path, Path]]) -> None:
+        """Move each staged file onto its target. A target that exists is first set aside in the
+        staging folder; if any move fails (a workbook open in Excel or WPS on Windows, a full disk),
+        every move made is undone and the old files put back."""
+        undo: list[tuple[Path, Path | None]] = []
+        for src, dst in moves:
+            backup = None
+            try:
+                self._mkdir(dst.parent)
+                if os.path.lexists(dst):
+                    backup = self.temp(".old")
+                    os.replace(dst, backup)
+                os.replace(src, dst)
+            except OSError as exc:
+                if backup is not None:
+                    undo.append((dst, backup))
+                lost = self._undo(undo)
+                kept = "输出文件夹未作改动" if not lost else \
+                    f"以下原有文件未能恢复，仍在 {self.folder} 中：{'、'.join(str(p) for p in lost)}"
+                self.folder = None if lost else self.folder   # keep it: it holds what was not put back
+                raise XlformError(f"无法写入 {dst}：{exc.strerror or exc}。该文件可能正在被 Excel 或 WPS "
+                                  f"打开，请关闭后重新生成；{kept}") from None
+            undo.append((dst, backup))
+
+    @staticmethod
+    def _undo(undo: list[tuple[Path, Path | None]]) -> list[Path]:
+        lost = []
+        for dst, backup in reversed(undo):
+            try:
+                if backup is None:
+                    os.remove(dst)
+                else:
+                    os.replace(backup, dst)
+            except OSError:
+                if backup is not None:
+                    lost.append(dst)
+        return lost
+
+    def __enter__(self) -> "_Staging":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        if exc_type is not None:
+            for folder in sorted(self.made, key=lambda p: len(p.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()          # only if empty
 
 
 _FORMS: dict[str, FormSpec] = {}

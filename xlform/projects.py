@@ -6,8 +6,9 @@ project or written only on its first row. Indicator columns: 一级指标, 二�
 分值 (forms that score per indicator), and optionally 指标方向 (正向/反向/等于) and 指标类型
 (定量/定性). README.md documents the columns.
 
-Every problem is collected with its sheet, row and column before anything is generated, so a bureau
-fixes its list in one pass and never gets half a folder of workbooks.
+Every problem is collected with its sheet, row and column, so a bureau fixes its list in one pass; a
+list with any problem gives no workbook at all (generate --jobs starts on the projects handed out
+while the list is still read, but only under temporary names, removed when the list proves bad).
 """
 from __future__ import annotations
 
