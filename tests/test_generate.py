@@ -641,7 +641,7 @@ def test_a_bad_list_leaves_no_folder_it_created(tmp_path, project_list):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-@pytest.mark.parametrize("failing", ["the fourth workbook", "the manifest"])
+@pytest.mark.parametrize("failing", ["the fourth workbook", "the manifest", "a full disk"])
 def test_a_file_that_cannot_be_replaced_leaves_the_last_run_whole(tmp_path, project_list, monkeypatch, jobs,
                                                                    failing):
     """Generating again into last run's folder while one of its workbooks is open in Excel (Windows
@@ -660,17 +660,20 @@ def test_a_file_that_cannot_be_replaced_leaves_the_last_run_whole(tmp_path, proj
         # files are .~<pid>-<n>-<hex>)
         if re.search(r"\.~\d+\.(xlsx|json)$", str(src)):
             moved.append(str(dst))
+            if failing == "a full disk" and len(moved) == 4:
+                raise OSError(28, "No space left on device", str(dst))
             if (failing == "the manifest" and str(dst).endswith("manifest.json")) or \
                     (failing == "the fourth workbook" and len(moved) == 4):
                 raise PermissionError(13, "另一个程序正在使用此文件，进程无法访问", str(dst))
         return real(src, dst, *a, **kw)
 
     monkeypatch.setattr(os, "replace", locked)
-    with pytest.raises(XlformError, match="无法写入 .*请关闭后重新生成；输出文件夹未作改动"):
+    hint = "磁盘空间" if failing == "a full disk" else "正在被 Excel 或 WPS 打开，请关闭后重新生成"
+    with pytest.raises(XlformError, match=f"无法写入 .*{hint}.*；输出文件夹未作改动"):
         generate(listing, out, templates=[TEMPLATES], jobs=jobs, year=2022, by_department=True)
     monkeypatch.setattr(os, "replace", real)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert len(moved) == (4 if failing == "the fourth workbook" else 8)   # 7 workbooks, then the manifest
+    assert len(moved) == (8 if failing == "the manifest" else 4)   # 7 workbooks, then the manifest
 
 
 def test_file_name_clash_found_with_workers_leaves_nothing(tmp_path, project_list):

@@ -273,8 +273,9 @@ class _Staging:
                 kept = "输出文件夹未作改动" if not lost else \
                     f"以下原有文件未能恢复，仍在 {self.folder} 中：{'、'.join(str(p) for p in lost)}"
                 self.folder = None if lost else self.folder   # keep it: it holds what was not put back
-                raise XlformError(f"无法写入 {dst}：{exc.strerror or exc}。该文件可能正在被 Excel 或 WPS "
-                                  f"打开，请关闭后重新生成；{kept}") from None
+                hint = "该文件可能正在被 Excel 或 WPS 打开，请关闭后重新生成" if isinstance(exc, PermissionError) \
+                    else "请检查输出文件夹（磁盘空间、是否可写）后重新生成"
+                raise XlformError(f"无法写入 {dst}：{exc.strerror or exc}。{hint}；{kept}") from None
             undo.append((dst, backup))
 
     @staticmethod
