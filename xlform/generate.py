@@ -271,7 +271,7 @@ class _Staging:
                     undo.append((dst, backup))
                 lost = self._undo(undo)
                 kept = "输出文件夹未作改动" if not lost else \
-                    f"以下原有文件未能恢复，仍在 {self.folder} 中：{'、'.join(str(p) for p in lost)}"
+                    f"以下文件未能还原：{'、'.join(str(p) for p in lost)}（原有文件的备份在 {self.folder} 中）"
                 self.folder = None if lost else self.folder   # keep it: it holds what was not put back
                 hint = "该文件可能正在被 Excel 或 WPS 打开，请关闭后重新生成" if isinstance(exc, PermissionError) \
                     else "请检查输出文件夹（磁盘空间、是否可写）后重新生成"
@@ -288,8 +288,7 @@ class _Staging:
                 else:
                     os.replace(backup, dst)
             except OSError:
-                if backup is not None:
-                    lost.append(dst)
+                lost.append(dst)
         return lost
 
     def __enter__(self) -> "_Staging":
