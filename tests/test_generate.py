@@ -730,3 +730,29 @@ def test_manifest_line_separators_in_text_stay_inside_their_entry(tmp_path):
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3 and "\u2028" not in lines[1] and "\\u2028" in lines[1]
     assert Manifest.load(path).entries[0].project_name == name
+
+
+def test_a_move_that_cannot_be_undone_is_named_and_its_backup_kept(tmp_path, project_list, monkeypatch):
+    import re
+
+    listing = project_list.write(_many_projects(project_list, 6))
+    out = tmp_path / "out"
+    generate(listing, out, templates=[TEMPLATES], jobs=1, year=2021)
+    real, moved = os.replace, []
+
+    def stuck(src, dst, *a, **kw):
+        if re.search(r"\.~\d+\.xlsx$", str(src)):
+            moved.append(dst)
+            if len(moved) == 4:
+                raise PermissionError(13, "locked", str(dst))
+        if str(src).endswith(".old") and Path(dst) == moved[0]:
+            raise PermissionError(13, "locked", str(dst))    # the first workbook cannot be put back
+        return real(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "replace", stuck)
+    with pytest.raises(XlformError, match="以下文件未能还原") as caught:
+        generate(listing, out, templates=[TEMPLATES], jobs=1, year=2022)
+    monkeypatch.setattr(os, "replace", real)
+    assert str(moved[0]) in str(caught.value) and "输出文件夹未作改动" not in str(caught.value)
+    (staging,) = out.glob(".xlform-staging-*")           # kept: it holds the old workbook's backup
+    assert len(list(staging.glob(".~*.old"))) == 1
