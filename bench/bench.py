@@ -671,11 +671,12 @@ def verdicts(res: dict) -> tuple[dict, list[dict]]:
         note = ""
         a, b = res["stages"].get(f"{stage}:j1"), res["stages"].get(f"{stage}:j2")
         if a and b and b.get("cpu_s"):
-            # what an idle machine would show: jobs 1 takes its CPU time; jobs 2 its parent's CPU time
-            # plus half its workers' (an upper bound on the speedup: overlap and imbalance ignored)
+            # what an idle machine would show if jobs 1 took its CPU time and jobs 2 its parent's CPU time
+            # plus half its workers': an estimate, not a bound (the parent's work beside the workers is
+            # counted as serial, the workers' imbalance and the machine's two-process slowdown ignored)
             ideal = a["cpu_s"] / (b["cpu_self_s"] + b["cpu_children_s"] / 2)
             note = (f"CPU s {a['cpu_s']:.1f} → {b['cpu_s']:.1f} (parent {b['cpu_self_s']:.1f} + workers "
-                    f"{b['cpu_children_s']:.1f}); CPU-model estimate on an idle machine ≤ {ideal:.2f}×")
+                    f"{b['cpu_children_s']:.1f}); CPU-model estimate on an idle machine ≈ {ideal:.2f}×")
         if ceilings:
             note += f"; this machine's ceiling for 2 processes, per round: {', '.join(f'{c:.2f}' for c in ceilings)}×"
         target(f"{stage}: jobs 2 ≥ 1.7× jobs 1 (whole stage; median of rounds)", sp["median"], TARGETS["speedup"],
