@@ -118,9 +118,7 @@ def _generate_list(projects_file: str | Path, out: Path, forms: dict[str, FormSp
     listing = ProjectList(projects_file, forms, form)
     result = GenerateResult(out, out / "manifest.json")
     if pool is None or listing.count <= 2:
-        for _ in listing.stream():     # the whole list checked before anything is written
-            pass
-        items = sorted(listing.projects(), key=_order)
+        items = sorted(listing.all(), key=_order)     # the whole list checked before anything is written
         paths = {p.code: _file_path(p, out, by_department) for p in items}
         _check_names(items, paths)
         staged = {p.code: staging.temp() for p in items}
@@ -168,8 +166,13 @@ def _generate_parallel(listing: ProjectList, out: Path, year: int | None, passwo
     paths: dict[str, Path] = {}
     staged: dict[str, Path] = {}
     sent: deque[tuple[list[str], Future]] = deque()
+    chunk: list[tuple] = []
+
+    def send() -> None:
+        sent.append(([a[0].code for a in chunk], pool.submit(_render_chunk, list(chunk))))
+        chunk.clear()
+
     try:
-        chunk: list[tuple] = []
         for project in listing.stream():
             path = paths[project.code] = _file_path(project, out, by_department)
             temp = staged[project.code] = staging.temp()
@@ -177,10 +180,9 @@ def _generate_parallel(listing: ProjectList, out: Path, year: int | None, passwo
             # would hold a second copy of the list's structure there (10,000 projects: ~130 MB)
             chunk.append((project, str(temp), str(path.relative_to(out)), year, password))
             if len(chunk) == size:
-                sent.append(([a[0].code for a in chunk], pool.submit(_render_chunk, chunk)))
-                chunk = []
+                send()
         if chunk:
-            sent.append(([a[0].code for a in chunk], pool.submit(_render_chunk, chunk)))
+            send()
         items = sorted(listing.projects(), key=_order)
         _check_names(items, paths)
         # the entries come in the list's order and the manifest is in the projects' order: they wait

@@ -185,10 +185,7 @@ def _number(v: Any) -> float | None:
 
 def read_projects(path: str | Path, forms: dict[str, FormSpec], default_form: str | None) -> list[Project]:
     """Read and check a project list; raises ProjectListError listing every problem."""
-    listing = ProjectList(path, forms, default_form)
-    for _ in listing.stream():
-        pass
-    return listing.projects()
+    return ProjectList(path, forms, default_form).all()
 
 
 class ProjectList:
@@ -271,6 +268,12 @@ class ProjectList:
         problems = self.problems + [p for code in reader.projects for p in late.get(code, ())]
         if problems:
             raise ProjectListError(self.path, problems)
+
+    def all(self) -> list[Project]:
+        """Every project, once the whole list is checked (stream() run to its end)."""
+        for _ in self.stream():
+            pass
+        return self.projects()
 
     def projects(self) -> list[Project]:
         """Every project, in the order they first appear (once stream() has run to its end)."""
@@ -376,8 +379,9 @@ class _RowReader:
                 ind = indicator(form, _cleaned(row, indicator_at), r_no)
                 if ind is not None:
                     proj.indicators.append(ind)
-            if r_no in ends and ends[r_no] in self.projects:
-                yield ends[r_no]
+            code = ends.get(r_no)
+            if code is not None and code in self.projects:
+                yield code
 
     def finish(self, proj: Project, problem: Callable[[int | None, str | None, str], None]) -> None:
         """The checks of a complete project as a whole: its required fields and its points."""
