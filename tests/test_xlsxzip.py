@@ -4,7 +4,20 @@ from __future__ import annotations
 import io
 import zipfile
 
-from xlform import xlsxzip
+import pytest
+
+from xlform import fastzlib, xlsxzip
+
+
+@pytest.fixture(autouse=True, params=["isal", "zlib"])
+def deflater(request, monkeypatch):
+    """Every test with ISA-L (the dependency) and with zlib (what a machine without its wheel uses)."""
+    if request.param == "isal":
+        assert fastzlib.accelerated(), "isal is a dependency: it must be installed"
+    else:
+        monkeypatch.setattr(fastzlib, "_isal", None)
+    monkeypatch.setattr(xlsxzip, "_DEFLATED", {})
+    return request.param
 
 
 def read_back(blob: bytes) -> dict[str, bytes]:
@@ -31,7 +44,6 @@ def test_members_come_back_in_order_with_their_bytes():
 
 
 def test_a_repeated_part_is_deflated_once_and_never_confused():
-    xlsxzip._DEFLATED.clear()
     theme = b"<a:theme>" + b"x" * 5000 + b"</a:theme>"
     first = archive([("xl/theme/theme1.xml", theme)])
     assert ("xl/theme/theme1.xml", theme) in xlsxzip._DEFLATED
@@ -59,9 +71,33 @@ def test_the_same_archive_as_zipfile_would_hold():
 
 def test_an_archive_too_large_for_zip_without_zip64_is_refused_as_zipfile_refuses_it(monkeypatch):
     # XlsxWriter's close() turns zipfile.LargeZipFile into its FileSizeError, as with stock zipfile
-    import pytest
     monkeypatch.setattr(xlsxzip, "_LIMIT", 100)
     with pytest.raises(zipfile.LargeZipFile):
         archive([("big.xml", bytes(101))])
     with pytest.raises(zipfile.LargeZipFile):
         archive([(f"m{i}.xml", b"<x/>") for i in range(5)])     # the offsets pass the limit
+
+
+def test_a_form_sized_part_is_packed_about_as_tightly_as_zlib_level_1_would():
+    # the speed must not cost size: a ~50 KB sheet of cells, as a form's parts look
+    part = "".join(f'<row r="{r}"><c r="D{r}" t="inlineStr"><is><t>xf_ind_{r:03}_target</t></is></c>'
+                   f'<c r="E{r}" t="inlineStr"><is><t>indicator_target</t></is></c></row>' for r in range(1, 400)).encode()
+    packed = len(archive([("xl/worksheets/sheet2.xml", part)]))
+    assert read_back(archive([("xl/worksheets/sheet2.xml", part)])) == {"xl/worksheets/sheet2.xml": part}
+    assert packed < len(part) / 5 and packed <= zlib_size(part) * 1.15
+
+
+def zlib_size(data: bytes) -> int:
+    import zlib
+    z = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return len(z.compress(data) + z.flush()) + 200     # + the zip's headers and directory
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 1000, 100_003])
+def test_crc32_is_zlibs_in_one_go_and_in_pieces(size):
+    import random
+    import zlib
+    data = random.Random(size).randbytes(size)
+    assert fastzlib.crc32(data) == zlib.crc32(data)
+    assert fastzlib.crc32(data[size // 3:], fastzlib.crc32(data[:size // 3])) == zlib.crc32(data)
+    assert fastzlib.crc32(memoryview(data)) == zlib.crc32(data)

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from xml.parsers import expat
 
 from .errors import XlformError
+from .fastzlib import crc32
 from .inputs import open_regular
 
 # Limits checked before anything is parsed (docs/security.md).
@@ -264,7 +265,7 @@ def _check_member(raw: memoryview, info: zipfile.ZipInfo, keep: int = _KEEP_BYTE
         if produced > info.file_size + _CHUNK:   # a little over is damage (CRC fails below); far over is a bomb
             raise ReadError("XF005", f"“{name}”解压后远大于压缩包记录的 {info.file_size} 字节，"
                                      f"疑似“压缩炸弹”，已拒绝读取")
-        crc = zlib.crc32(out, crc)
+        crc = crc32(out, crc)
         if is_xml is None and out:
             # decided on 64 bytes, not on the first output: a deflate stream can open with empty
             # blocks so that the first step yields a single "<", and UTF-16 would not look wide

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import struct
 import zipfile
-import zlib
 from typing import BinaryIO, Iterable
 
-LEVEL = 1               # about a third faster than zlib's default 6 here; the files ~10 % larger
+from . import fastzlib
+
+LEVEL = fastzlib.ZLIB_LEVEL   # (consolidate's XlsxWriter deflates through zipfile at this level)
 # parts that are byte for byte the same in every workbook of a form: deflated once per process
 REPEATED = frozenset({"[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.xml.rels", "xl/theme/theme1.xml",
                       "xl/styles.xml"})
@@ -28,8 +29,7 @@ def _deflate(name: str, data: bytes) -> tuple[bytes, int]:
     hit = _DEFLATED.get(key) if name in REPEATED else None
     if hit is not None:
         return hit
-    z = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    out = (z.compress(data) + z.flush(), zlib.crc32(data))
+    out = (fastzlib.deflate(data), fastzlib.crc32(data))
     if name in REPEATED:
         if len(_DEFLATED) > 64:
             _DEFLATED.clear()
