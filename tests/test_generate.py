@@ -561,6 +561,26 @@ def test_workers_write_what_one_process_writes_and_leave_no_staging(tmp_path, pr
         {k: v for k, v in manifests[1].items() if k != "created"}
 
 
+def test_on_windows_the_staging_folder_is_hidden_while_the_run_lasts(tmp_path, project_list, monkeypatch):
+    """Explorer does not hide a dot name: the staging folder is given the hidden attribute as soon as
+    it is made (the Windows call itself is stood in for here: this machine has no Explorer)."""
+    import xlform.generate as gen
+    hidden: list[Path] = []
+    monkeypatch.setattr(gen, "_WINDOWS", True)
+    monkeypatch.setattr(gen, "_mark_hidden", lambda folder: hidden.append(folder) if folder.is_dir() else None)
+    listing = project_list.write(_many_projects(project_list, 2))
+    result = generate(listing, tmp_path / "out", templates=[TEMPLATES], jobs=1)
+    assert len(hidden) == 1 and hidden[0].parent == tmp_path / "out"
+    assert hidden[0].name.startswith(".xlform-staging-") and not hidden[0].exists()   # and gone after
+    assert len(result.files) == 3
+
+
+def test_marking_a_folder_hidden_never_fails_a_run(tmp_path):
+    from xlform.generate import _mark_hidden
+    _mark_hidden(tmp_path)            # here ctypes has no windll: nothing happens, nothing is raised
+    assert tmp_path.is_dir()
+
+
 def _members(path: Path) -> dict[str, bytes]:
     import zipfile
     with zipfile.ZipFile(path) as z:   # core.xml carries the time of writing

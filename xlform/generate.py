@@ -243,9 +243,11 @@ class _Staging:
             folder = self.out / f".xlform-staging-{secrets.token_hex(4)}"
             try:
                 folder.mkdir()
-                return folder
             except FileExistsError:     # (practically never: 32 random bits)
                 continue
+            if _WINDOWS:
+                _mark_hidden(folder)
+            return folder
 
     def _mkdir(self, folder: Path) -> None:
         if folder in self._there:
@@ -303,6 +305,18 @@ class _Staging:
             for folder in sorted(self.made, key=lambda p: len(p.parts), reverse=True):
                 with contextlib.suppress(OSError):
                     folder.rmdir()          # only if empty
+
+
+_WINDOWS = os.name == "nt"
+_FILE_ATTRIBUTE_HIDDEN = 0x2
+
+
+def _mark_hidden(folder: Path) -> None:
+    """Hide the staging folder in Windows Explorer, where a leading dot hides nothing: a user looking
+    at the output folder during a run should not see it (nor open a half-written workbook in it)."""
+    import ctypes
+    with contextlib.suppress(AttributeError, OSError):   # no harm done if it stays visible
+        ctypes.windll.kernel32.SetFileAttributesW(str(folder), _FILE_ATTRIBUTE_HIDDEN)
 
 
 _FORMS: dict[str, FormSpec] = {}
