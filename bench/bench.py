@@ -576,7 +576,7 @@ def machine() -> dict:
     except OSError:
         pass
     libs = {}
-    for lib in ("xlsxwriter", "python-calamine", "openpyxl", "defusedxml", "PyYAML", "Jinja2"):
+    for lib in ("xlsxwriter", "python-calamine", "isal", "openpyxl", "defusedxml", "PyYAML", "Jinja2"):
         try:
             libs[lib] = version(lib)
         except Exception:  # noqa: BLE001
