@@ -752,6 +752,58 @@ def test_manifest_line_separators_in_text_stay_inside_their_entry(tmp_path):
     assert Manifest.load(path).entries[0].project_name == name
 
 
+def _linked_department_run(tmp_path, project_list, linked_to: Path | None, monkeypatch=None):
+    """Generate twice (the second run replaces the first's files) into an output folder whose first
+    department folder lives elsewhere; return (that folder's files, a reference run's files)."""
+    listing = project_list.write(_many_projects(project_list, 6))
+    ref = generate(listing, tmp_path / "ref", templates=[TEMPLATES], jobs=1, year=2022, by_department=True)
+    dept = ref.files[0].parent.name
+    out = tmp_path / "out"
+    if linked_to is not None:                       # a real link to another volume
+        (linked_to / dept).mkdir(parents=True)
+        out.mkdir()
+        (out / dept).symlink_to(linked_to / dept, target_is_directory=True)
+    if monkeypatch is not None:                     # a rename into or out of that folder cannot cross
+        import errno
+        import re
+        real = os.replace
+
+        def across(src, dst, *a, **kw):
+            src, dst = Path(src), Path(dst)
+            staged = [p for p in (src, dst) if re.search(r"\.~\d+\.(xlsx|json|old)$", p.name)]
+            if staged and any(p.parent == out / dept for p in (src, dst)):
+                raise OSError(errno.EXDEV, "Invalid cross-device link", str(dst))
+            return real(src, dst, *a, **kw)
+        monkeypatch.setattr(os, "replace", across)
+    generate(listing, out, templates=[TEMPLATES], jobs=1, year=2021, by_department=True)
+    generate(listing, out, templates=[TEMPLATES], jobs=1, year=2022, by_department=True)
+    every = [Path(d, n) for d, dirs, names in os.walk(out, followlinks=True) for n in dirs + names]
+    files = {p.relative_to(out): _members(p) for p in every if p.suffix == ".xlsx"}
+    expected = {p.relative_to(ref.out_dir): _members(p) for p in ref.files}
+    assert not [p for p in every if p.name.startswith(".")], "no staging folder, temp file or backup left behind"
+    return out / dept, files, expected
+
+
+def test_a_department_folder_on_another_volume_is_written_all_the_same(tmp_path, project_list, monkeypatch):
+    """A department folder that is a link or junction to another drive: a staged workbook cannot be
+    renamed into it (EXDEV), nor last run's set aside out of it. They are copied beside the target and
+    renamed there instead, and the result is the same as anywhere else."""
+    dept, files, expected = _linked_department_run(tmp_path, project_list, None, monkeypatch)
+    assert files == expected and any(p.parts[0] == dept.name for p in files)
+
+
+def test_a_real_link_to_another_file_system(tmp_path, project_list):
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system here to link a department folder to")
+    import tempfile
+    with tempfile.TemporaryDirectory(dir=other) as elsewhere:
+        dept, files, expected = _linked_department_run(tmp_path, project_list, Path(elsewhere))
+        assert files == expected
+        assert sorted(p.name for p in (Path(elsewhere) / dept.name).iterdir()) == \
+            sorted(p.name for p in files if p.parts[0] == dept.name)
+
+
 def test_a_move_that_cannot_be_undone_is_named_and_its_backup_kept(tmp_path, project_list, monkeypatch):
     import re
 

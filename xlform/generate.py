@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import secrets
@@ -258,32 +259,50 @@ class _Staging:
         self._there.add(folder)
 
     def commit(self, moves: list[tuple[Path, Path]]) -> None:
-        """Move each staged file onto its target. A target that exists is first set aside in the
-        staging folder; if any move fails (a workbook open in Excel or WPS on Windows, a full disk),
-        every move made is undone and the old files put back."""
+        """Move each staged file onto its target. A target that exists is first set aside; if any move
+        fails (a workbook open in Excel or WPS on Windows, a full disk), every move made is undone and
+        the old files put back."""
         undo: list[tuple[Path, Path | None]] = []
+        beside: list[Path] = []     # backups that had to stay on the target's own volume
         for src, dst in moves:
             backup = None
             try:
                 self._mkdir(dst.parent)
                 if os.path.lexists(dst):
-                    backup = self.temp(".old")
-                    os.replace(dst, backup)
-                os.replace(src, dst)
+                    backup = self._set_aside(dst, beside)
+                _move(src, dst)
             except OSError as exc:
                 if backup is not None:
                     undo.append((dst, backup))
                 lost = self._undo(undo)
                 kept = "输出文件夹未作改动" if not lost else \
-                    f"以下文件未能还原：{'、'.join(str(p) for p in lost)}（原有文件的备份在 {self.folder} 中）"
+                    (f"以下文件未能还原：{'、'.join(str(d) for d, _ in lost)}"
+                     f"（原有文件的备份：{'、'.join(str(b) for _, b in lost if b is not None) or '无'}）")
                 self.folder = None if lost else self.folder   # keep it: it holds what was not put back
                 hint = "该文件可能正在被 Excel 或 WPS 打开，请关闭后重新生成" if isinstance(exc, PermissionError) \
                     else "请检查输出文件夹（磁盘空间、是否可写）后重新生成"
                 raise XlformError(f"无法写入 {dst}：{exc.strerror or exc}。{hint}；{kept}") from None
             undo.append((dst, backup))
+        for backup in beside:       # all in place: the old files are no longer needed
+            with contextlib.suppress(OSError):
+                os.remove(backup)
+
+    def _set_aside(self, dst: Path, beside: list[Path]) -> Path:
+        """Move an existing target out of the way, into the staging folder; beside the target when its
+        folder is on another volume (a department folder that is a link or a junction to one)."""
+        backup = self.temp(".old")
+        try:
+            os.replace(dst, backup)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            backup = dst.with_name(f".~xlform-old-{secrets.token_hex(4)}{dst.suffix}")
+            os.replace(dst, backup)
+            beside.append(backup)
+        return backup
 
     @staticmethod
-    def _undo(undo: list[tuple[Path, Path | None]]) -> list[Path]:
+    def _undo(undo: list[tuple[Path, Path | None]]) -> list[tuple[Path, Path | None]]:
         lost = []
         for dst, backup in reversed(undo):
             try:
@@ -292,7 +311,7 @@ class _Staging:
                 else:
                     os.replace(backup, dst)
             except OSError:
-                lost.append(dst)
+                lost.append((dst, backup))
         return lost
 
     def __enter__(self) -> "_Staging":
@@ -305,6 +324,28 @@ class _Staging:
             for folder in sorted(self.made, key=lambda p: len(p.parts), reverse=True):
                 with contextlib.suppress(OSError):
                     folder.rmdir()          # only if empty
+
+
+def _move(src: Path, dst: Path) -> None:
+    """os.replace(src, dst); when dst's folder is on another volume than the staging folder (a link
+    or junction to one: a rename cannot cross), src is copied beside dst first and renamed onto it
+    there, so a reader still sees the old file or the new one, never half of one."""
+    try:
+        os.replace(src, dst)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    tmp = dst.with_name(f".~xlform-{secrets.token_hex(4)}{dst.suffix}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):     # (the staging folder goes at the end in any case)
+        os.remove(src)
 
 
 _WINDOWS = os.name == "nt"
