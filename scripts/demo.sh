@@ -7,6 +7,6 @@ if [ ! -x .venv/bin/python ]; then
     echo "demo.sh: creating .venv"
     python3 -m venv .venv
 fi
-.venv/bin/pip install -q -e .
+.venv/bin/pip install -q -e '.[fast]'
 
 exec .venv/bin/xlform demo "$@"

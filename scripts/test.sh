@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "test.sh: creating .venv"
     python3 -m venv .venv
 fi
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,fast]'
 
 # As root (CI) LibreOffice was just installed, so a missing one is a failure, not a skip.
 if [ "$(id -u)" -eq 0 ]; then

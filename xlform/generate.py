@@ -271,10 +271,13 @@ class _Staging:
                 if os.path.lexists(dst):
                     backup = self._set_aside(dst, beside)
                 _move(src, dst)
-            except OSError as exc:
+            except BaseException as exc:
                 if backup is not None:
                     undo.append((dst, backup))
                 lost = self._undo(undo)
+                if not isinstance(exc, OSError):    # Ctrl-C during the moves: put back, then stop
+                    self.folder = None if lost else self.folder   # keep the backups not put back
+                    raise
                 kept = "输出文件夹未作改动" if not lost else \
                     (f"以下文件未能还原：{'、'.join(str(d) for d, _ in lost)}"
                      f"（原有文件的备份：{'、'.join(str(b) for _, b in lost if b is not None) or '无'}）")
