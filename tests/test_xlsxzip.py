@@ -13,7 +13,7 @@ from xlform import fastzlib, xlsxzip
 def deflater(request, monkeypatch):
     """Every test with ISA-L (the dependency) and with zlib (what a machine without its wheel uses)."""
     if request.param == "isal":
-        assert fastzlib.accelerated(), "isal is a dependency: it must be installed"
+        assert fastzlib.accelerated(), "ISA-L missing: install the fast extra (scripts/test.sh does: pip install -e .[test,fast])"
     else:
         monkeypatch.setattr(fastzlib, "_isal", None)
     monkeypatch.setattr(xlsxzip, "_DEFLATED", {})
