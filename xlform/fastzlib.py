@@ -14,7 +14,7 @@ import zlib
 
 try:
     from isal import isal_zlib as _isal
-except ImportError:     # a platform without its wheel, or a --no-deps install: the same bytes' meaning, slower
+except ImportError:     # the fast extra not installed (no wheel for this platform): zlib, the same result, slower
     _isal = None
 
 ZLIB_LEVEL = 1   # without ISA-L: about a third faster than zlib's default 6 here, the files ~10 % larger
