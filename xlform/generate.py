@@ -275,13 +275,13 @@ class _Staging:
                 if backup is not None:
                     undo.append((dst, backup))
                 lost = self._undo(undo)
+                if lost:
+                    self.folder = None      # keep it: it holds the backups not put back
                 if not isinstance(exc, OSError):    # Ctrl-C during the moves: put back, then stop
-                    self.folder = None if lost else self.folder   # keep the backups not put back
                     raise
                 kept = "输出文件夹未作改动" if not lost else \
                     (f"以下文件未能还原：{'、'.join(str(d) for d, _ in lost)}"
                      f"（原有文件的备份：{'、'.join(str(b) for _, b in lost if b is not None) or '无'}）")
-                self.folder = None if lost else self.folder   # keep it: it holds what was not put back
                 hint = "该文件可能正在被 Excel 或 WPS 打开，请关闭后重新生成" if isinstance(exc, PermissionError) \
                     else "请检查输出文件夹（磁盘空间、是否可写）后重新生成"
                 raise XlformError(f"无法写入 {dst}：{exc.strerror or exc}。{hint}；{kept}") from None

@@ -768,14 +768,14 @@ class Workbook:
             raise ValueError("xlsxlite: comments on one sheet only")
         defined = self._defined_names()
         members = [("[Content_Types].xml", self._content_types(bool(commented))),
-                   ("_rels/.rels", _rels([("/officeDocument", "xl/workbook.xml"),
+                   ("_rels/.rels", _rels((("/officeDocument", "xl/workbook.xml"),
                                           ("/metadata/core-properties", "docProps/core.xml", True),
                                           ("/extended-properties", "docProps/app.xml"),
-                                          *([("/custom-properties", "docProps/custom.xml")] if self.custom else [])])),
+                                          *([("/custom-properties", "docProps/custom.xml")] if self.custom else [])))),
                    ("xl/_rels/workbook.xml.rels", _rels(
-                       [*(("/worksheet", f"worksheets/sheet{i}.xml") for i in range(1, len(sheets) + 1)),
+                       (*(("/worksheet", f"worksheets/sheet{i}.xml") for i in range(1, len(sheets) + 1)),
                         ("/theme", "theme/theme1.xml"), ("/styles", "styles.xml"),
-                        *([("/sharedStrings", "sharedStrings.xml")] if self.shared.sst.strings else [])]))]
+                        *([("/sharedStrings", "sharedStrings.xml")] if self.shared.sst.strings else []))))]
         members += [(f"xl/worksheets/sheet{i}.xml", x.encode()) for i, x in enumerate(sheet_xml, start=1)]
         members.append(("xl/workbook.xml", self._workbook_xml(defined, active).encode()))
         if commented:
@@ -791,7 +791,7 @@ class Workbook:
         if commented:
             i = sheets.index(commented[0]) + 1
             members.append((f"xl/worksheets/_rels/sheet{i}.xml.rels",
-                            _rels([("/vmlDrawing", "../drawings/vmlDrawing1.vml"), ("/comments", "../comments1.xml")])))
+                            _rels((("/vmlDrawing", "../drawings/vmlDrawing1.vml"), ("/comments", "../comments1.xml")))))
         members.append(("docProps/core.xml", _part(Core(), lambda p: p._set_properties(self._core_properties()))))
         members.append(("docProps/app.xml", self._app_xml(defined).encode()))
         return members
@@ -902,14 +902,10 @@ def _theme() -> bytes:
     return _THEME[0]
 
 
-def _rels(links: list[tuple]) -> bytes:
+@functools.lru_cache(maxsize=64)
+def _rels(links: tuple[tuple, ...]) -> bytes:
     """A relationships part by XlsxWriter's own writer; the same few in every workbook, so each is
     rendered once per process (the writer took ~0.15 ms a workbook for three tiny parts)."""
-    return _rels_part(tuple(links))
-
-
-@functools.lru_cache(maxsize=64)
-def _rels_part(links: tuple[tuple, ...]) -> bytes:
     def fill(r: Relationships) -> None:
         for link in links:
             if len(link) == 3:

@@ -15,7 +15,6 @@ from typing import BinaryIO, Iterable
 
 from . import fastzlib
 
-LEVEL = fastzlib.ZLIB_LEVEL   # (consolidate's XlsxWriter deflates through zipfile at this level)
 # parts that are byte for byte the same in every workbook of a form: deflated once per process
 REPEATED = frozenset({"[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.xml.rels", "xl/theme/theme1.xml",
                       "xl/styles.xml"})
