@@ -257,6 +257,45 @@ def test_a_batch_against_a_broken_manifest_fails_before_any_report(tmp_path, job
         next(reports)
 
 
+@pytest.mark.parametrize("text, says", [('{"manifest_version": 1, "files": [', "无法读取或已损坏"),
+                                        ("{这不是 JSON", "无法读取或已损坏"),
+                                        ('{"manifest_version": 9, "files": []}', "不受支持"),
+                                        (None, "找不到 manifest")])
+def test_validate_with_workers_reports_a_bad_manifest_and_exits_2(tmp_path, text, says):
+    """With worker processes the manifest is read beside them (a child process fills its index): a
+    missing, broken or unsupported one is still the one error of the run, exit 2, in Chinese; a
+    missing one before the output folder is made."""
+    bad = tmp_path / "manifest.json"
+    if text is not None:
+        bad.write_text(text, encoding="utf-8")
+    r = cli("validate", RETURNED, "--manifest", bad, "--out", tmp_path / "批注", "--jobs", 2)
+    assert r.exit_code == 2, r.output
+    assert says in r.output
+    if text is None:
+        assert not (tmp_path / "批注").exists()
+
+
+def test_a_code_listed_twice_is_checked_against_the_later_entry_with_workers(manifest, tmp_path, monkeypatch):
+    """A worker may look a code up before the manifest's later entry for it has been read (the later
+    entry counts): the batch is then checked again, and the report is the one --jobs 1 gives."""
+    from xlform import validate as v
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    first = data["files"][0]
+    data["files"] = [{**first, "fingerprint": "sha256:" + "0" * 64}] + data["files"]
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    starts = []
+    real = v.iter_batch
+    monkeypatch.setattr(v, "iter_batch", lambda *a, **k: starts.append(k["jobs"]) or real(*a, **k))
+    reports = {}
+    for jobs in (1, 2):
+        reports[jobs] = [r.to_dict() for r in validate([RETURNED], twice, jobs=jobs).files]
+    assert starts == [1, 2, 2]
+    assert reports[2] == reports[1]
+    mine = next(r for r in reports[2] if r["project_code"] == first["project_code"])
+    assert "XF106" not in {f["code"] for f in mine["findings"]}   # not checked against the stale fingerprint
+
+
 def test_checking_never_imports_the_writer(manifest):
     """A check (no annotated copies) with jobs 1 or 2 leaves XlsxWriter unimported (~70 ms of every
     check's start)."""

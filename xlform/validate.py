@@ -320,8 +320,10 @@ _WORKER: dict = {}
 _INHERITED: dict = {}   # what a batch's parent loaded for its forked workers (_preload)
 
 
-def _init_worker(manifest_path: str, template_dirs: list[str] | None, inherit: bool = False) -> None:
-    from .manifest_index import load_for_batch   # a manifest.json, or a ManifestIndex (consolidate)
+def _init_worker(manifest_path: str, template_dirs: list[str] | None, inherit: bool = False,
+                 indicators: bool = True) -> None:
+    from .manifest_index import load_for_batch   # a manifest.json, or a ManifestIndex (validate, consolidate)
+    _WORKER["indicators"] = indicators
     if inherit and _INHERITED.get("key") == (manifest_path, template_dirs):
         # forked from a parent that loaded these already: share its copy instead of parsing again
         _WORKER["forms"] = _INHERITED["forms"]
@@ -366,6 +368,8 @@ def _run_one(args: tuple[str, str | None]) -> FileReport:
     except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch
         report = FileReport(path=path, findings=[finding("XF002", f"{Path(path).name} 处理时出错："
                                                                     f"{type(exc).__name__}: {exc}")])
+    if not _WORKER.get("indicators", True):
+        report.indicators = []
     return report
 
 
@@ -393,20 +397,27 @@ def run_batch(files: list[Path], manifest_path: Path, targets: list[Path | None]
     return list(wrap(iter_batch(files, manifest_path, targets, jobs=jobs, templates=templates), total=len(files)))
 
 
+def forks(jobs: int | None, n_files: int) -> bool:
+    """Whether iter_batch runs `n_files` in worker processes (else here, one after another)."""
+    return max(1, jobs or os.cpu_count() or 1) > 1 and n_files > 2
+
+
 def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None] | None = None, *,
-               jobs: int | None = None, templates: list[Path] | None = None) -> Iterator[FileReport]:
+               jobs: int | None = None, templates: list[Path] | None = None,
+               indicators: bool = True) -> Iterator[FileReport]:
     """Yield one FileReport per file, in the order of `files`, as the worker processes finish them.
 
     `jobs` worker processes (default: all cores); at most a few chunks per worker are in flight, so a
     caller that stores each report as it arrives (consolidate) holds only a bounded number at once.
-    A file that fails becomes a report with a finding; it never stops the batch.
+    A file that fails becomes a report with a finding; it never stops the batch. `indicators=False`:
+    the reports come without their rows per indicator (consolidate's), not sent between processes.
     """
     tdirs = [str(d) for d in templates] if templates else None
     targets = targets if targets is not None else [None] * len(files)
     args = [(str(f), str(t) if t else None) for f, t in zip(files, targets)]
     jobs = max(1, jobs or os.cpu_count() or 1)
-    if jobs == 1 or len(files) <= 2:
-        _init_worker(str(manifest_path), tdirs)
+    if not forks(jobs, len(files)):
+        _init_worker(str(manifest_path), tdirs, indicators=indicators)
         with frozen():   # the manifest's million objects: not traversed by every full collection
             for a in args:
                 yield _run_one(a)
@@ -415,7 +426,7 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
     try:
         inherit = _preload(str(manifest_path), tdirs, writes=any(t for _, t in args))
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                 initargs=(str(manifest_path), tdirs, inherit)) as ex:
+                                 initargs=(str(manifest_path), tdirs, inherit, indicators)) as ex:
             pending: deque = deque()
             # the workers are forked at the first submit: frozen, the objects they inherit are not
             # traversed by their garbage collector (which would also copy every page it touches)
@@ -490,7 +501,7 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
              json_path: str | Path | None = None, jobs: int | None = None,
              templates: list[Path] | None = None, progress: Callable | None = None) -> RunReport:
     """Validate returned workbooks against the manifest; annotate into out_dir; optional JSON report."""
-    from .manifest_index import INDEX_SUFFIX, ManifestIndex
+    from .manifest_index import INDEX_SUFFIX, Building, can_build_in_background
     manifest_path = Path(manifest_path)
     out = Path(out_dir) if out_dir else None
     files = collect_files(paths, exclude=out)
@@ -498,18 +509,24 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
         raise XlformError("没有找到要校验的文件")
     targets: list[Path | None] = annotated_names(files, out) if out else [None] * len(files)
     wrap = progress or (lambda it, total=None: it)
-    with tempfile.TemporaryDirectory(prefix="xlform-validate-") as work:
-        # The manifest goes into an SQLite index once (failing early, exit 2, if it is unreadable);
-        # workers look projects up there instead of each holding a province's manifest.
+    with tempfile.TemporaryDirectory(prefix="xlform-validate-", ignore_cleanup_errors=True) as work:
+        # The manifest goes into an SQLite index; workers look projects up there instead of each
+        # holding a province's manifest. With worker processes a child process fills it while they
+        # check the first files (see _checked); with one, it is filled first (exit 2 if unreadable).
         index = Path(work) / f"issued{INDEX_SUFFIX}"
-        ManifestIndex.build(manifest_path, index).close()
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-        reports = []
-        for r in wrap(iter_batch(files, index, targets, jobs=jobs, templates=templates), total=len(files)):
-            r.indicators = []   # rows per indicator are consolidate's; a report keeps findings and scores
-            reports.append(r)
-        _close_worker_manifest()   # jobs=1 ran here; Windows cannot delete an open SQLite file
+        background = forks(jobs, len(files)) and can_build_in_background()
+        if background:
+            _readable(manifest_path)          # a wrong path still fails at once, before any output
+        building = Building(manifest_path, index, _nothing, background=background)
+        try:
+            if out:
+                out.mkdir(parents=True, exist_ok=True)
+            # rows per indicator are consolidate's: a report here keeps findings and scores
+            reports = list(wrap(_checked(files, building, targets, jobs=jobs, templates=templates),
+                                total=len(files)))
+        finally:
+            building.stop()
+            _close_worker_manifest()   # jobs=1 ran here; Windows cannot delete an open SQLite file
         duplicates = mark_duplicates(reports)
         if out:
             reannotate(duplicates, index, templates)
@@ -517,6 +534,47 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
     if json_path:
         write_json(Path(json_path), run.to_dict())
     return run
+
+
+def _nothing(entry: ManifestEntry) -> None:
+    """What validate keeps of each manifest entry besides the index: nothing (Building's summarize)."""
+    return None
+
+
+def _readable(manifest_path: Path) -> None:
+    """XlformError (exit 2) now for a manifest that is not there or not a file, as reading it would raise."""
+    from .inputs import open_regular
+    from .manifest import read_error
+    try:
+        open_regular(manifest_path).close()
+    except OSError as exc:
+        raise read_error(manifest_path, exc) from None
+
+
+def _checked(files: list[Path], building, targets: list[Path | None], *, jobs, templates
+             ) -> Iterator[FileReport]:
+    """iter_batch against the index `building` fills, once the index is complete: the first report
+    is taken, then the manifest waited for (XlformError, exit 2, if it was missing or broken).
+
+    A code the manifest lists twice (the later entry counts) may have been looked up by a worker
+    before its later entry came: the files are then checked again against the complete index, as
+    consolidate does (only a hand-edited manifest lists a code twice)."""
+    path = building.path
+    for attempt in (1, 2):
+        reports = iter_batch(files, path, targets, jobs=jobs, templates=templates, indicators=False)
+        try:
+            first = next(reports)
+            index = building.wait()
+            stale = building.process is not None and attempt == 1 and index.listed_twice > 0
+            index.close()
+        except BaseException:
+            reports.close()
+            raise
+        if not stale:
+            break
+        reports.close()
+    yield first
+    yield from reports
 
 
 def write_json(path: Path, data: dict) -> None:
