@@ -398,18 +398,34 @@ def test_long_sheets_are_streamed(full):
     assert openpyxl.load_workbook(full[0]).sheetnames == [SUMMARY, STATS, CHARTS, DETAIL, ISSUES]
 
 
-def test_parts_are_deflated_fast_and_xlsxwriter_is_left_as_it_was(full):
-    """The summary's parts are deflated at level 1 (the serial tail: 指标明细 is ~22 MB of XML at 1,000
-    files), through a ZipFile XlsxWriter is given only while it stores this workbook."""
-    import zlib
-
-    import xlsxwriter.workbook
-    with zipfile.ZipFile(full[0]) as z:
+def _deflated_by(path: Path, compressobj) -> None:
+    """Every member of the zip at `path` is intact and is what `compressobj()` makes of it."""
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
         for info in z.infolist():
             data = z.read(info.filename)
-            packed = zlib.compressobj(1, zlib.DEFLATED, -15)
+            packed = compressobj()
             assert len(packed.compress(data) + packed.flush()) == info.compress_size, info.filename
+
+
+def test_parts_are_deflated_fast_and_xlsxwriter_is_left_as_it_was(full):
+    """The summary's parts are deflated by fastzlib (ISA-L's level 1 where installed, the serial tail:
+    指标明细 is ~22 MB of XML at 1,000 files), through a ZipFile XlsxWriter is given only while it
+    stores this workbook."""
+    import xlsxwriter.workbook
+    from xlform import fastzlib
+    _deflated_by(full[0], fastzlib.compressobj)
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+
+
+def test_without_isal_the_parts_are_deflated_by_zlib_at_level_1(manifest, tmp_path, monkeypatch):
+    import zlib
+
+    from xlform import fastzlib
+    monkeypatch.setattr(fastzlib, "_isal", None)
+    out = tmp_path / "汇总.xlsx"
+    consolidate([RETURNED], manifest, out, jobs=1)
+    _deflated_by(out, lambda: zlib.compressobj(1, zlib.DEFLATED, -15))
 
 
 def test_row_xml_is_what_xlsxwriter_writes(tmp_path):

@@ -51,10 +51,9 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__
+from . import __version__, fastzlib
 from .errors import XlformError
 from .xlsxlite import inline_text
-from .fastzlib import ZLIB_LEVEL as ZIP_LEVEL
 from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
 from .manifest_index import INDEX_SUFFIX, Building, can_build_in_background
@@ -926,12 +925,25 @@ def _year_label(projects: list[_Project]) -> str:
     return f"{years.pop()}年度" if len(years) == 1 else ""
 
 
+class _FastZipFile(zipfile.ZipFile):
+    """zipfile's ZipFile with every deflated member compressed by fastzlib (ISA-L where installed, else
+    zlib at level 1, not zipfile's default 6). 指标明细 is ~22 MB of XML at 1,000 files, and deflating it
+    was the largest part of the serial tail after the last report: the bench's workbook took 0.42 s to
+    deflate at level 6, 0.13 s at zlib's 1, 0.03 s with ISA-L's 1 (3.0 MB at level 1, 2.4 MB at 6).
+    The compressor is swapped before the member's first byte (zipfile 3.6-3.13 makes it in _open_to_write);
+    a zipfile without that hook keeps its own, which gives the same archive more slowly."""
+
+    def _open_to_write(self, zinfo, force_zip64=False):
+        writer = super()._open_to_write(zinfo, force_zip64)
+        if zinfo.compress_type == zipfile.ZIP_DEFLATED and hasattr(writer, "_compressor"):
+            writer._compressor = fastzlib.compressobj()
+        return writer
+
+
 class _Workbook(xlsxwriter.Workbook):
-    """XlsxWriter's Workbook with its parts deflated at fastzlib.ZLIB_LEVEL (1), not zlib's default (6), as the
-    forms are: 指标明细 is ~22 MB of XML at 1,000 files, and deflating it took 0.38 s of the serial tail
-    after the last report, 0.11 s at level 1 (the workbook ~25 % larger: 2.7 MB instead of 2.2 MB).
-    XlsxWriter has no option for it: the ZipFile its _store_workbook makes is given the level for the
-    length of that call (the workbook is written in this thread; a worker process never writes one)."""
+    """XlsxWriter's Workbook zipped by _FastZipFile. XlsxWriter has no option for it: the name its
+    _store_workbook calls is pointed at _FastZipFile for the length of that call (the workbook is
+    written in this thread; a worker process never writes one)."""
 
     def _store_workbook(self) -> None:
         module = sys.modules[xlsxwriter.Workbook.__module__]
@@ -939,7 +951,7 @@ class _Workbook(xlsxwriter.Workbook):
         if real is not zipfile.ZipFile:       # another XlsxWriter than the one this was written for
             super()._store_workbook()
             return
-        module.ZipFile = functools.partial(real, compresslevel=ZIP_LEVEL)
+        module.ZipFile = _FastZipFile
         try:
             super()._store_workbook()
         finally:

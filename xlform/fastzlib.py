@@ -28,6 +28,13 @@ def deflate(data: bytes) -> bytes:
     return z.compress(data) + z.flush()
 
 
+def compressobj():
+    """A raw deflate compressor (compress, flush) at the same level as deflate(), for a stream."""
+    if _isal is not None:
+        return _isal.compressobj(1, _isal.DEFLATED, -15)
+    return zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
+
+
 def crc32(data: bytes | memoryview, value: int = 0) -> int:
     """zlib.crc32, the same values."""
     return _isal.crc32(data, value) if _isal is not None else zlib.crc32(data, value)
