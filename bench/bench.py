@@ -291,28 +291,31 @@ def _summary(reports) -> dict:
 
 
 def stage_check(work: Path, jobs: int, args, files: list[Path] | None = None) -> dict:
-    from xlform.validate import run_batch
-    files = files if files is not None else _files(work)
+    """`validate`, as `xlform validate 回收/ --manifest … --jobs J` runs it: the returned folder (or
+    `files`), the manifest read into its index (beside the workers when there are some), no copies."""
+    from xlform.validate import validate
+    paths = files if files is not None else [work / "returned"]
     timer = PerFile()
     t = time.perf_counter()
-    reports = run_batch(files, work / "issued" / "manifest.json", [None] * len(files), jobs=jobs, templates=None,
-                        progress=timer.wrap if jobs == 1 else None)
-    return {"files": len(reports), "wall_s": time.perf_counter() - t, "per_file_s": timer.times,
-            **_summary(reports)}
+    run = validate(paths, work / "issued" / "manifest.json", None, jobs=jobs,
+                   progress=timer.wrap if jobs == 1 else None)
+    return {"files": len(run.files), "wall_s": time.perf_counter() - t, "per_file_s": timer.times,
+            **_summary(run.files)}
 
 
 def stage_annotate(work: Path, jobs: int, args, files: list[Path] | None = None, out: Path | None = None) -> dict:
-    from xlform.validate import annotated_names, run_batch
-    files = files if files is not None else _files(work)
+    """The same with an annotated copy of every file written into `out` (`--out`)."""
+    from xlform.validate import validate
+    paths = files if files is not None else [work / "returned"]
     out = out or _clean(work / f"annotated-j{jobs}")
     timer = PerFile()
     t = time.perf_counter()
-    reports = run_batch(files, work / "issued" / "manifest.json", annotated_names(files, out), jobs=jobs,
-                        templates=None, progress=timer.wrap if jobs == 1 else None)
+    run = validate(paths, work / "issued" / "manifest.json", out, jobs=jobs,
+                   progress=timer.wrap if jobs == 1 else None)
     wall = time.perf_counter() - t
-    written = sum(1 for r in reports if r.annotated)
-    return {"files": len(reports), "wall_s": wall, "per_file_s": timer.times, "annotated": written,
-            **_summary(reports)}
+    written = sum(1 for r in run.files if r.annotated)
+    return {"files": len(run.files), "wall_s": wall, "per_file_s": timer.times, "annotated": written,
+            **_summary(run.files)}
 
 
 def stage_consolidate(work: Path, jobs: int, args, files: list[Path] | None = None,
