@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def main() -> None:
             walls = _alternate({"A": base, "B": ROOT}, args.stage, work, jobs, args.n, args.iterations)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+            # what the stages set aside instead of deleting (bench.py's _clean), once no stage is timed
+            shutil.rmtree(work / ".trash", ignore_errors=True)
     print()
     for j in jobs:
         ratio = [b / a for a, b in zip(walls[("A", j)], walls[("B", j)])]
