@@ -261,10 +261,15 @@ def test_a_batch_against_a_broken_manifest_fails_before_any_report(tmp_path, job
                                         ("{这不是 JSON", "无法读取或已损坏"),
                                         ('{"manifest_version": 9, "files": []}', "不受支持"),
                                         (None, "找不到 manifest")])
-def test_validate_with_workers_reports_a_bad_manifest_and_exits_2(tmp_path, text, says):
-    """With worker processes the manifest is read beside them (a child process fills its index): a
-    missing, broken or unsupported one is still the one error of the run, exit 2, in Chinese; a
-    missing one before the output folder is made."""
+def test_validate_with_workers_reports_a_bad_manifest_and_exits_2(tmp_path, monkeypatch, text, says):
+    """With worker processes the manifest is read beside them (a child process fills its index, where
+    processes fork): a missing, broken or unsupported one is still the one error of the run, exit 2,
+    in Chinese; a missing one before the output folder is made."""
+    from xlform import manifest_index
+    backgrounds = []
+    real = manifest_index.Building
+    monkeypatch.setattr(manifest_index, "Building",
+                        lambda *a, **k: backgrounds.append(k["background"]) or real(*a, **k))
     bad = tmp_path / "manifest.json"
     if text is not None:
         bad.write_text(text, encoding="utf-8")
@@ -272,9 +277,47 @@ def test_validate_with_workers_reports_a_bad_manifest_and_exits_2(tmp_path, text
     assert r.exit_code == 2, r.output
     assert says in r.output
     if text is None:
-        assert not (tmp_path / "批注").exists()
+        assert not (tmp_path / "批注").exists() and backgrounds == []
+    else:
+        assert backgrounds == [manifest_index.can_build_in_background()]
 
 
+@pytest.mark.skipif(not __import__("xlform.manifest_index").manifest_index.can_build_in_background(),
+                    reason="the manifest is read beside the workers only where processes fork")
+def test_a_manifest_found_broken_midway_leaves_no_new_annotated_copies(manifest, tmp_path, monkeypatch):
+    """The first files are checked against the part of the manifest read so far; when the rest turns out
+    broken the run fails (exit 2) and the annotated copies it wrote are removed; one already there stays.
+    (The child that reads the manifest shows each entry at once and takes a second to find the damage,
+    so that the workers do write copies first, as with a province's manifest.)"""
+    import time
+
+    from xlform import manifest_index
+    from xlform.errors import XlformError
+    real = manifest_index.stream_manifest
+
+    def slow_to_fail(*args, **kwargs):
+        try:
+            return real(*args, **kwargs)
+        except Exception:
+            time.sleep(1.0)
+            raise
+    monkeypatch.setattr(manifest_index, "stream_manifest", slow_to_fail)     # (the child is forked: it has these)
+    monkeypatch.setattr(manifest_index, "_COMMIT_EVERY", 1)
+    text = manifest.read_text(encoding="utf-8")
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: text.rindex('{"file"')], encoding="utf-8")     # the last entry cut off
+    out = tmp_path / "批注"
+    out.mkdir()
+    files = sorted(RETURNED.glob("*.xlsx"))
+    earlier = out / f"{files[0].stem}-批注.xlsx"
+    earlier.write_bytes(b"an earlier run's copy")
+    with pytest.raises(XlformError, match="无法读取或已损坏"):
+        validate(files, cut, out, jobs=2)
+    assert sorted(p.name for p in out.iterdir()) == [earlier.name]
+
+
+@pytest.mark.skipif(not __import__("xlform.manifest_index").manifest_index.can_build_in_background(),
+                    reason="the manifest is read beside the workers only where processes fork")
 def test_a_code_listed_twice_is_checked_against_the_later_entry_with_workers(manifest, tmp_path, monkeypatch):
     """A worker may look a code up before the manifest's later entry for it has been read (the later
     entry counts): the batch is then checked again, and the report is the one --jobs 1 gives."""

@@ -5,6 +5,7 @@ returned files are only read; annotated copies and the JSON report are written a
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -433,12 +434,17 @@ def iter_batch(files: list[Path], manifest_path: Path, targets: list[Path | None
             with frozen():
                 for chunk in itertools.islice(chunks, jobs * 4):
                     pending.append(ex.submit(_run_chunk, chunk))
-            while pending:
-                done = pending.popleft().result()
-                nxt = next(chunks, None)
-                if nxt is not None:
-                    pending.append(ex.submit(_run_chunk, nxt))
-                yield from done
+            try:
+                while pending:
+                    done = pending.popleft().result()
+                    nxt = next(chunks, None)
+                    if nxt is not None:
+                        pending.append(ex.submit(_run_chunk, nxt))
+                    yield from done
+            except BaseException:       # (closed early, too): leaving the pool waits only for what runs
+                for future in pending:
+                    future.cancel()
+                raise
     finally:
         _INHERITED.clear()
 
@@ -518,12 +524,20 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
         if background:
             _readable(manifest_path)          # a wrong path still fails at once, before any output
         building = Building(manifest_path, index, _nothing, background=background)
+        there = {t for t in targets if t is not None and t.exists()} if background else set()
         try:
             if out:
                 out.mkdir(parents=True, exist_ok=True)
             # rows per indicator are consolidate's: a report here keeps findings and scores
-            reports = list(wrap(_checked(files, building, targets, jobs=jobs, templates=templates),
-                                total=len(files)))
+            with contextlib.closing(_checked(files, building, targets, jobs=jobs, templates=templates)) as batch:
+                reports = list(wrap(batch, total=len(files)))
+        except XlformError:
+            # the manifest turned out broken while the first files were checked against what had been
+            # read of it: their new annotated copies go (the error is the run's outcome, exit 2)
+            for t in targets:
+                if t is not None and t not in there:
+                    t.unlink(missing_ok=True)
+            raise
         finally:
             building.stop()
             _close_worker_manifest()   # jobs=1 ran here; Windows cannot delete an open SQLite file
