@@ -931,10 +931,10 @@ class _FastZipFile(zipfile.ZipFile):
     was the largest part of the serial tail after the last report: the bench's workbook took 0.42 s to
     deflate at level 6, 0.13 s at zlib's 1, 0.03 s with ISA-L's 1 (3.0 MB at level 1, 2.4 MB at 6).
     The compressor is swapped before the member's first byte (zipfile 3.6-3.13 makes it in _open_to_write);
-    a zipfile without that hook keeps its own, which gives the same archive more slowly."""
+    a zipfile without that hook keeps its own, at the level it is given (_Workbook gives 1)."""
 
-    def _open_to_write(self, zinfo, force_zip64=False):
-        writer = super()._open_to_write(zinfo, force_zip64)
+    def _open_to_write(self, zinfo, *args, **kwargs):
+        writer = super()._open_to_write(zinfo, *args, **kwargs)
         if zinfo.compress_type == zipfile.ZIP_DEFLATED and hasattr(writer, "_compressor"):
             writer._compressor = fastzlib.compressobj()
         return writer
@@ -951,7 +951,7 @@ class _Workbook(xlsxwriter.Workbook):
         if real is not zipfile.ZipFile:       # another XlsxWriter than the one this was written for
             super()._store_workbook()
             return
-        module.ZipFile = _FastZipFile
+        module.ZipFile = functools.partial(_FastZipFile, compresslevel=fastzlib.ZLIB_LEVEL)
         try:
             super()._store_workbook()
         finally:
