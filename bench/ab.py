@@ -10,11 +10,14 @@ run's wall time, each iteration's jobs-2 speedup per version and B's time over A
 
 A is `--base` (checked out into a temporary git worktree), B the working tree this file is in. The
 stage's files must exist (`make bench` made them: build/bench/n1000). Each run is a fresh process of
-that version's own bench.py, with the version first on PYTHONPATH.
+this tree's bench.py with the version's xlform first on sys.path (XLFORM_BENCH_TREE), both trees
+byte-compiled first: the same measurement of both, even across a change to the benchmark itself
+(a base whose xlform no longer fits this bench.py's stage fails with its traceback).
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -29,10 +32,10 @@ TAG = "BENCH_RESULT "   # bench.py's RESULT_TAG
 
 
 def run(tree: Path, stage: str, work: Path, jobs: int, n: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    cmd = [sys.executable, str(tree / "bench" / "bench.py"), "--stage", stage, "--work", str(work),
+    env = dict(os.environ, XLFORM_BENCH_TREE=str(tree))
+    cmd = [sys.executable, str(ROOT / "bench" / "bench.py"), "--stage", stage, "--work", str(work),
            "--jobs", str(jobs), "--n", str(n)]
-    out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith(TAG))
     return json.loads(line[len(TAG):])
 
@@ -52,11 +55,14 @@ def main() -> None:
         base = Path(tmp) / "base"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), args.base], check=True)
         try:
+            for tree in (base, ROOT):      # as an install does: no stage process compiles xlform again
+                compileall.compile_dir(str(tree / "xlform"), quiet=1)
             walls = _alternate({"A": base, "B": ROOT}, args.stage, work, jobs, args.n, args.iterations)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
             # what the stages set aside instead of deleting (bench.py's _clean), once no stage is timed
-            shutil.rmtree(work / ".trash", ignore_errors=True)
+            for trash in [work / ".trash", *work.glob("*/.trash")]:
+                shutil.rmtree(trash, ignore_errors=True)
     print()
     for j in jobs:
         ratio = [b / a for a, b in zip(walls[("A", j)], walls[("B", j)])]

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# the xlform measured: this tree's, or another's (bench/ab.py measures two versions with this bench.py)
+sys.path.insert(0, os.environ.get("XLFORM_BENCH_TREE") or str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 RESULT_TAG = "BENCH_RESULT "
@@ -801,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
     QUIET["wait_s"] = args.wait_quiet
     jobs = [int(j) for j in args.jobs.split(",")]
     work = Path(args.work) if args.work else ROOT / "build" / "bench" / f"n{n}"
-    shutil.rmtree(work, ignore_errors=True)     # (minutes before the first timed stage: see _clean)
+    shutil.rmtree(work, ignore_errors=True)     # (before setup, the issued set and the fill: see _clean)
     work.mkdir(parents=True)
     _compile()
     started = time.perf_counter()
@@ -896,7 +897,7 @@ def _keep_issued(work: Path, j: int) -> None:
         if d.name == f"gen-j{j}":
             d.rename(work / "issued")
         else:
-            shutil.rmtree(d)
+            _clean(d)
 
 
 def run_scale(res: dict, work: Path, n: int, jobs: list[int], args) -> dict:
