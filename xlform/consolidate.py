@@ -58,7 +58,7 @@ from .findings import CATALOGUE, ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .manifest import ManifestEntry
 from .manifest_index import INDEX_SUFFIX, Building, can_build_in_background
 from .spec import FormSpec, available_forms
-from .validate import FileReport, collect_files, iter_batch, mark_duplicates
+from .validate import FileReport, collect_files, iter_batch, mark_duplicates, while_read
 from .atomic import atomic_path
 
 SUMMARY, STATS, CHARTS, DETAIL, ISSUES = "汇总表", "部门统计", "图表", "指标明细", "问题清单"
@@ -456,25 +456,14 @@ def _collect(files: list[Path], issued: _Issued, forms: dict[str, FormSpec], spi
 
 
 def _reports(files: list[Path], issued: _Issued, *, jobs, templates) -> Iterator[FileReport]:
-    """iter_batch's reports; when this returns, the workers are at work and issued.entries() is known."""
-    first, rest = _started(files, issued, jobs=jobs, templates=templates)
-    if issued.stale:        # checked again against the whole manifest (only a hand-edited one lists a code twice)
-        rest.close()
-        first, rest = _started(files, issued, jobs=jobs, templates=templates)
-    return itertools.chain([first], rest)
-
-
-def _started(files: list[Path], issued: _Issued, *, jobs, templates) -> tuple[FileReport, Iterator[FileReport]]:
-    """iter_batch's first report and the generator of the others, the manifest read to the end (by
-    the Building child, if there is one, while the workers checked the first files)."""
-    reports = iter_batch(files, issued.path, None, jobs=jobs, templates=templates)
-    try:
-        first = next(reports)
+    """iter_batch's reports, checked again if the index was read stale (validate.while_read); when this
+    returns, the workers are at work and issued.entries() is known."""
+    def ready() -> bool:
         issued.entries()
-    except BaseException:
-        reports.close()
-        raise
-    return first, reports
+        return issued.stale
+    batch = while_read(lambda: iter_batch(files, issued.path, None, jobs=jobs, templates=templates), ready)
+    first = next(batch)
+    return itertools.chain([first], batch)
 
 
 def _mark_duplicates(projects: dict[str, _Project], spill: _Spill) -> None:

@@ -339,10 +339,10 @@ def _move(src: Path, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    tmp = dst.with_name(f".~xlform-{secrets.token_hex(4)}{dst.suffix}")
+    tmp, commit = atomic_path(dst)
     try:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        commit()
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)

@@ -565,22 +565,18 @@ def _readable(manifest_path: Path) -> None:
         raise read_error(manifest_path, exc) from None
 
 
-def _checked(files: list[Path], building, targets: list[Path | None], *, jobs, templates
-             ) -> Iterator[FileReport]:
-    """iter_batch against the index `building` fills, once the index is complete: the first report
-    is taken, then the manifest waited for (XlformError, exit 2, if it was missing or broken).
-
-    A code the manifest lists twice (the later entry counts) may have been looked up by a worker
-    before its later entry came: the files are then checked again against the complete index, as
-    consolidate does (only a hand-edited manifest lists a code twice)."""
-    path = building.path
+def while_read(start: Callable[[], Iterator[FileReport]], ready: Callable[[], bool]) -> Iterator[FileReport]:
+    """The reports of a batch checked against a manifest index a child process is still filling
+    (manifest_index.Building). `start()` begins the batch; once its first report is in, `ready()` waits
+    for the whole manifest (raising XlformError if it was missing or broken) and says whether a worker
+    may have looked up an entry the manifest replaced further on (a code listed twice: the later entry
+    counts). Then the files are checked again, once, against the complete index (only a hand-edited
+    manifest lists a code twice). validate and consolidate both read their manifest this way."""
     for attempt in (1, 2):
-        reports = iter_batch(files, path, targets, jobs=jobs, templates=templates, indicators=False)
+        reports = start()
         try:
             first = next(reports)
-            index = building.wait()
-            stale = building.process is not None and attempt == 1 and index.listed_twice > 0
-            index.close()
+            stale = ready() and attempt == 1
         except BaseException:
             reports.close()
             raise
@@ -589,6 +585,19 @@ def _checked(files: list[Path], building, targets: list[Path | None], *, jobs, t
         reports.close()
     yield first
     yield from reports
+
+
+def _checked(files: list[Path], building, targets: list[Path | None], *, jobs, templates
+             ) -> Iterator[FileReport]:
+    """validate's batch (see while_read), its rows per indicator left in the workers."""
+    def ready() -> bool:
+        index = building.wait()
+        try:
+            return building.process is not None and index.listed_twice > 0
+        finally:
+            index.close()
+    return while_read(lambda: iter_batch(files, building.path, targets, jobs=jobs, templates=templates,
+                                         indicators=False), ready)
 
 
 def write_json(path: Path, data: dict) -> None:
