@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,22 +94,51 @@ def _time_writes(entries, reps, floor, calls, out, forms, annotate, times) -> No
                 times[key][i].append(t)
 
 
-def paired_check(work: Path, k: int, reps: int) -> dict:
+def paired_check(work: Path, k: int, reps: int, calc: bool = False) -> dict:
+    """check ÷ bare calamine on the first k returned files; with `calc`, on the same files as
+    LibreOffice Calc saves them too (see calc_saved), each file's two versions timed back to back."""
     import bench
     from xlform import score, validate
 
     files = sorted((work / "returned").glob("*.xlsx"))[:k]
+    versions = {"bench": files, "calc": calc_saved(work, files)} if calc else {"bench": files}
     validate._init_worker(str(work / "issued" / "manifest.json"), None)
-    floor: dict[Path, list[float]] = {f: [] for f in files}
-    check: dict[Path, list[float]] = {f: [] for f in files}
+    floor = {v: [[] for _ in files] for v in versions}
+    check = {v: [[] for _ in files] for v in versions}
     for _ in range(reps):
         score.parse_value.cache_clear()
-        for f in files:
-            floor[f].append(_cpu(bench.calamine_read, f))
-            check[f].append(_cpu(validate._run_one, (str(f), None)))
-    mf = statistics.median(statistics.median(v) for v in floor.values()) * 1000
-    mc = statistics.median(statistics.median(v) for v in check.values()) * 1000
-    return {"files": len(files), "reps": reps, "calamine_ms": mf, "check_ms": mc, "check_ratio": mc / mf}
+        for i in range(len(files)):
+            for v, paths in versions.items():
+                floor[v][i].append(_cpu(bench.calamine_read, paths[i]))
+                check[v][i].append(_cpu(validate._run_one, (str(paths[i]), None)))
+    out = {}
+    for v in versions:
+        mf = statistics.median(statistics.median(t) for t in floor[v]) * 1000
+        mc = statistics.median(statistics.median(t) for t in check[v]) * 1000
+        out[v] = {"files": len(files), "reps": reps, "calamine_ms": mf, "check_ms": mc, "check_ratio": mc / mf}
+    return out if calc else out["bench"]
+
+
+def calc_saved(work: Path, files: list[Path]) -> list[Path]:
+    """The files as LibreOffice Calc saves them (opened and saved as .xlsx, as a department using
+    Calc sends them back): Calc spells the XML its own way (every row's attributes, a title of two
+    fonts as runs), and check should be as fast on that as on the bench's own writer's files.
+    Made once into <work>/calc-saved/ (about 0.2 s a file), with a Calc profile of its own."""
+    out = work / "calc-saved"
+    todo = [f for f in files if not (out / f.name).exists()]
+    if todo:
+        soffice = shutil.which("soffice") or shutil.which("libreoffice")
+        if soffice is None:
+            raise SystemExit("bench/paired.py --calc needs LibreOffice Calc (soffice) on PATH")
+        out.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="xlform-calc-profile-") as profile:
+            subprocess.run([soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+                            "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), *map(str, todo)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    missing = [f.name for f in files if not (out / f.name).exists()]
+    if missing:
+        raise SystemExit(f"LibreOffice did not save {len(missing)} of the files, e.g. {missing[0]}")
+    return [out / f.name for f in files]
 
 
 def main() -> None:
@@ -116,8 +146,17 @@ def main() -> None:
     ap.add_argument("--work", required=True, help="a bench.py work folder (issued/, returned/)")
     ap.add_argument("--files", type=int, default=300, help="files per comparison (default 300)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--calc", action="store_true",
+                    help="only check ÷ calamine, on the files as written and as LibreOffice Calc saves them")
     a = ap.parse_args()
     work = Path(a.work)
+    if a.calc:
+        both = paired_check(work, a.files, a.reps, calc=True)
+        for v, label in (("bench", "as the bench writes them"), ("calc", "saved by LibreOffice Calc")):
+            c = both[v]
+            print(f"check, {label:24} ({c['files']} files × {c['reps']}): bare calamine {c['calamine_ms']:.2f} ms, "
+                  f"check {c['check_ms']:.2f} ms ({c['check_ratio']:.2f}×)")
+        return
     w = paired_write(work, a.files, a.reps)
     print(f"write  ({w['files']} files × {w['reps']}): bare XlsxWriter {w['floor_ms']:.2f} ms, generate "
           f"{w['generate_ms']:.2f} ms ({w['generate_ratio']:.2f}×), annotated write {w['annotate_write_ms']:.2f} ms")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -173,6 +175,22 @@ def test_seed_typed_in_calc_scores_and_finds_the_same(lo):
     assert f"{ours.score['total']:.2f}" == "83.19" and ours.score["grade"] == "良"
     assert ours.score == theirs.score and ours.self_score == theirs.self_score == 88.33
     assert keyed(ours.findings) == keyed(theirs.findings)
+
+
+def test_metadata_of_a_calc_saved_file_is_read_without_parsing_its_sheet(lo, monkeypatch):
+    """Calc stores the title, which the metadata sheet shares, as runs of two fonts; the metadata is
+    still read from the XML (calamine parsing the hidden sheet's catalogue doubled a check's read),
+    and is what calamine reads."""
+    from xlform import read
+    path, _ = lo["B"]
+    shared = zipfile.ZipFile(path).read("xl/sharedStrings.xml")
+    assert re.search(rb"<si><r><rPr>.*?</r><r>", shared)      # the runs, as Calc wrote them
+    calls = []
+    monkeypatch.setattr(read, "_read_meta", lambda *a: calls.append(a) or {})
+    meta = read.read_workbook(path).meta
+    assert not calls and meta["project_code"] == SEED_CODE and meta["title"].endswith("绩效自评表")
+    monkeypatch.undo()
+    assert meta == read._read_meta(read.open_calamine(path), "_xlform")
 
 
 def test_values_pasted_past_validation_are_caught(lo):

@@ -896,6 +896,12 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
 # (a shared string or empty, the row within 999): one scan finds the cells and the odd ones out
 _META_CELL = re.compile(rb'<c r="([AB])(?:(\d{1,3})"(?: s="\d+")?(?: t="s"><v>(\d+)</v></c>|/>))?')
 _PLAIN_TEXT = re.compile(rb'<t(?: xml:space="preserve")?>([^<]*)</t>')
+# a text of runs, each its font properties (empty elements of CT_RPrElt only) and one plain <t>:
+# LibreOffice saves a text of mixed fonts so (the title's digits in Calibri, the rest in a CJK font),
+# and the metadata sheet shares that string; calamine joins the runs' texts
+_RICH_TEXT = re.compile(rb'(?:<r>(?:<rPr>(?:<(?:rFont|charset|family|b|i|strike|outline|shadow|condense|extend|'
+                        rb'color|sz|u|vertAlign|scheme)(?: [^<>]*)?/>)*+</rPr>)?'
+                        rb'<t(?: xml:space="preserve")?>[^<]*+</t></r>)++')
 
 
 def _meta_from_xml(xml: bytes, shared: bytes | None) -> dict[str, str] | None:
@@ -940,13 +946,21 @@ def _has_markup(part: bytes) -> bool:
 
 
 def _shared_text(strings: list[bytes], index: int) -> str | None:
-    """A shared string of one plain <t> (None for rich text, _xHHHH_ escapes, edge spaces, bad indexes)."""
+    """A shared string of one plain <t>, or of plain runs (None for any other shape, phonetic runs,
+    _xHHHH_ escapes, edge spaces, bad indexes)."""
     item = strings[index] if index < len(strings) else b""
-    m = _PLAIN_TEXT.fullmatch(item, 0, max(item.find(b"</si>"), 0))
-    if m is None or b"_x" in m.group(1) or b"\r" in m.group(1):
+    end = max(item.find(b"</si>"), 0)
+    m = _PLAIN_TEXT.fullmatch(item, 0, end)
+    if m is not None:
+        raw = m.group(1)
+    elif _RICH_TEXT.fullmatch(item, 0, end):
+        raw = b"".join(_PLAIN_TEXT.findall(item, 0, end))
+    else:
+        return None
+    if b"_x" in raw or b"\r" in raw:
         return None
     try:
-        text = _unescape(m.group(1).decode("utf-8"))
+        text = _unescape(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return None
     return text if text == text.strip() else None
