@@ -3,11 +3,12 @@
 #   make bench BENCH_ARGS="--consolidate-scale 10000 --wait-quiet 120"   as in docs/performance.md
 #   make bench-quick               N = 100: only checks that it runs (CI)
 #   make bench-paired              the floor ratios file by file in one process (after make bench)
+#   make bench-calc                check on 100 returned files as LibreOffice Calc saves them (after make bench; needs soffice)
 #   make bench-sample              where each stage's time goes, sampled by py-spy (after make bench; pip install py-spy)
 PY := $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick bench-paired bench-sample
+.PHONY: bench bench-quick bench-paired bench-calc bench-sample
 
 bench:
 	$(PY) bench/bench.py $(BENCH_ARGS)
@@ -17,6 +18,9 @@ bench-quick:
 
 bench-paired:
 	$(PY) bench/paired.py --work build/bench/n1000 $(PAIRED_ARGS)
+
+bench-calc:
+	$(PY) bench/paired.py --work build/bench/n1000 --files 100 --calc $(PAIRED_ARGS)
 
 bench-sample:
 	for stage in generate check write consolidate; do \
