@@ -131,10 +131,17 @@ def calc_saved(work: Path, files: list[Path]) -> list[Path]:
         if soffice is None:
             raise SystemExit("bench/paired.py --calc needs LibreOffice Calc (soffice) on PATH")
         out.mkdir(exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="xlform-calc-profile-") as profile:
-            subprocess.run([soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
-                            "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), *map(str, todo)],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with tempfile.TemporaryDirectory(prefix="xlform-calc-") as tmp:
+            # copies: soffice may leave a lock file beside what it opens, and returned/ is read by the stages
+            copies = Path(tmp) / "in"
+            copies.mkdir()
+            for f in todo:
+                shutil.copyfile(f, copies / f.name)
+            subprocess.run([soffice, f"-env:UserInstallation={(Path(tmp) / 'profile').as_uri()}", "--headless",
+                            "--norestore", "--nolockcheck", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                            "--outdir", str(out), *(str(copies / f.name) for f in todo)],
+                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=120 + 5 * len(todo))
     missing = [f.name for f in files if not (out / f.name).exists()]
     if missing:
         raise SystemExit(f"LibreOffice did not save {len(missing)} of the files, e.g. {missing[0]}")

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.libreoffice import requires_libreoffice
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("generate", "floor-write", "fill", "floor-calamine", "floor-openpyxl", "check", "annotate",
@@ -19,10 +22,16 @@ STAGES = ("generate", "floor-write", "fill", "floor-calamine", "floor-openpyxl",
 pytestmark = pytest.mark.smoke
 
 
-def test_bench_runs_every_stage(tmp_path):
-    work = tmp_path / "bench"
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    work = tmp_path_factory.mktemp("bench") / "bench"
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench.py"), "--n", "8", "--no-profile",
                         "--rounds", "2", "--work", str(work)], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    return work, p
+
+
+def test_bench_runs_every_stage(bench_run):
+    work, p = bench_run
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     lines = p.stdout.splitlines()
     for stage in STAGES:
@@ -60,6 +69,24 @@ def test_bench_runs_every_stage(tmp_path):
                             "--stage", stage, "--files", "3", "--seconds", "0"], capture_output=True, text=True,
                            cwd=ROOT, timeout=120)
         assert p.returncode == 0, stage + p.stdout[-3000:] + p.stderr[-3000:]
+
+
+@pytest.mark.libreoffice
+@requires_libreoffice
+def test_check_on_files_saved_by_calc(bench_run):
+    """make bench-calc: the returned files re-saved by LibreOffice Calc, checked beside the originals;
+    returned/ is left as it was (soffice works on copies)."""
+    work, p = bench_run
+    assert p.returncode == 0
+    before = sorted(f.name for f in (work / "returned").iterdir())
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "paired.py"), "--work", str(work), "--files", "3",
+                        "--reps", "1", "--calc"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "as the bench writes them" in p.stdout and "saved by LibreOffice Calc" in p.stdout
+    saved = sorted((work / "calc-saved").glob("*.xlsx"))
+    assert [f.name for f in saved] == before[:3]
+    assert b"LibreOffice" in zipfile.ZipFile(saved[0]).read("docProps/app.xml")   # really written by Calc
+    assert sorted(f.name for f in (work / "returned").iterdir()) == before
 
 
 def test_sampled_profile_is_counted_inside_the_stage(tmp_path):
