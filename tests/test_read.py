@@ -171,13 +171,18 @@ def _meta_variant(clean: Path, tmp_path: Path, fn) -> Path:
     return rewrite(clean, tmp_path / "元数据.xlsx", lambda n, d: fn(d) if n == META_SHEET_XML else d)
 
 
-def test_metadata_read_from_the_xml_is_what_calamine_reads(clean, monkeypatch):
+def _assert_meta_from_xml(path: Path, monkeypatch) -> None:
+    """The metadata is read without calamine parsing the hidden sheet, and is what calamine reads."""
     calls = []
     monkeypatch.setattr(read, "_read_meta", lambda *a: calls.append(a) or {})
-    meta = read.read_workbook(clean).meta
+    meta = read.read_workbook(path).meta
     assert not calls and meta["project_code"] == CLEAN_CODE
     monkeypatch.undo()
-    assert meta == _calamine_meta(clean)
+    assert meta == _calamine_meta(path)
+
+
+def test_metadata_read_from_the_xml_is_what_calamine_reads(clean, monkeypatch):
+    _assert_meta_from_xml(clean, monkeypatch)
 
 
 # a text of mixed fonts as LibreOffice Calc saves it: runs with their font properties
@@ -247,12 +252,7 @@ def test_metadata_in_runs_of_plain_text_is_read_from_the_xml(clean, tmp_path, mo
 
     path = rewrite(clean, tmp_path / f"{how}.xlsx", lambda n, d: shared(d) if n == "xl/sharedStrings.xml" else d)
     assert _OTHER_SHAPES[how](code[:5], code[5:]) in members(path)["xl/sharedStrings.xml"]
-    calls = []
-    monkeypatch.setattr(read, "_read_meta", lambda *a: calls.append(a) or {})
-    meta = read.read_workbook(path).meta
-    assert not calls and meta["project_code"] == CLEAN_CODE
-    monkeypatch.undo()
-    assert meta == _calamine_meta(path)
+    _assert_meta_from_xml(path, monkeypatch)
 
 
 @pytest.mark.parametrize("odd", [b'<c r="B2" t="inlineStr"><is><t>x</t></is></c>', b'<c r="A2" t="n"><v>1</v></c>',
