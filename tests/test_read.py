@@ -193,11 +193,16 @@ _OTHER_SHAPES = {   # how -> a shared string's new <si> content, from its text s
     "rich": lambda a, b: b"<r><t>" + a + b"</t></r><r><t>" + b + b"</t></r>",
     "calc-runs": lambda a, b: _CALC_RUNS.replace(b"{a}", a).replace(b"{b}", b),
     "spaces": lambda a, b: b'<t xml:space="preserve"> ' + a + b + b"</t>",
-    # a phonetic run: calamine leaves its text out; so must we, or leave the string to calamine
+    # each of these fails a reader that joins every <t> (what calamine reads is in the comment):
+    # a phonetic run, left out
     "phonetic": lambda a, b: b"<r><t>" + a + b"</t></r><r><t>" + b + b'</t></r><rPh sb="0" eb="1"><t>x</t></rPh>',
-    "run-in-props": lambda a, b: b"<r><rPr><t>x</t></rPr><t>" + a + b + b"</t></r>",   # not font properties
-    "escape-split": lambda a, b: b"<r><t>" + a + b"_x00</t></r><r><t>41_" + b + b"</t></r>",
-    "run-spaced": lambda a, b: b"<r> <t>" + a + b"</t></r><r><t>" + b + b"</t></r>",
+    # a run's edge spaces, trimmed where xml:space="preserve" is not given: a + b
+    "trimmed-run": lambda a, b: b"<r><t>" + a + b"  </t></r><r><t>" + b + b"</t></r>",
+    # a quote left open: the parser reads the rest of the tag, the first <t> included, as its value: a + b
+    "open-quote": lambda a, b: b'<r><rPr><b v="/></rPr><t>X</t></r><r><rPr><b v="/></rPr><t>' + a + b + b"</t></r>",
+    # an _xHHHH_ escape spelt with an entity: decoded after the entity, to "1"
+    "escaped-entity": lambda a, b: b"<t>" + a + b"&#95;x0031_" + b + b"</t>",
+    "escape-split": lambda a, b: b"<r><t>" + a + b"_x00</t></r><r><t>41_" + b + b"</t></r>",   # not decoded
 }
 
 

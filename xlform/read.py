@@ -896,11 +896,12 @@ def _read_workbook(path: Path, pkg: _Package, sheets: list[str] | None) -> Workb
 # (a shared string or empty, the row within 999): one scan finds the cells and the odd ones out
 _META_CELL = re.compile(rb'<c r="([AB])(?:(\d{1,3})"(?: s="\d+")?(?: t="s"><v>(\d+)</v></c>|/>))?')
 _PLAIN_TEXT = re.compile(rb'<t(?: xml:space="preserve")?>([^<]*)</t>')
-# a text of runs, each its font properties (empty elements of CT_RPrElt only) and one plain <t>:
-# LibreOffice saves a text of mixed fonts so (the title's digits in Calibri, the rest in a CJK font),
-# and the metadata sheet shares that string; calamine joins the runs' texts
+# a text of runs, each its font properties (empty elements of CT_RPrElt only, with double-quoted
+# attributes: a quote left open would make the XML parser read on past our idea of the tag's end) and
+# one plain <t>: LibreOffice saves a text of mixed fonts so (the title's digits in Calibri, the rest in
+# a CJK font), and the metadata sheet shares that string; calamine joins the runs' texts
 _RICH_TEXT = re.compile(rb'(?:<r>(?:<rPr>(?:<(?:rFont|charset|family|b|i|strike|outline|shadow|condense|extend|'
-                        rb'color|sz|u|vertAlign|scheme)(?: [^<>]*)?/>)*+</rPr>)?'
+                        rb'color|sz|u|vertAlign|scheme)(?: [A-Za-z]++="[^"<>]*+")*+/>)*+</rPr>)?'
                         rb'<t(?: xml:space="preserve")?>[^<]*+</t></r>)++')
 
 
@@ -952,18 +953,24 @@ def _shared_text(strings: list[bytes], index: int) -> str | None:
     end = max(item.find(b"</si>"), 0)
     m = _PLAIN_TEXT.fullmatch(item, 0, end)
     if m is not None:
-        raw = m.group(1)
+        runs = [m.group(1)]
     elif _RICH_TEXT.fullmatch(item, 0, end):
-        raw = b"".join(_PLAIN_TEXT.findall(item, 0, end))
+        runs = _PLAIN_TEXT.findall(item, 0, end)
     else:
         return None
-    if b"_x" in raw or b"\r" in raw:
-        return None
-    try:
-        text = _unescape(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
-    return text if text == text.strip() else None
+    texts = []
+    for raw in runs:
+        if b"\r" in raw:      # a line end the XML parser may normalise
+            return None
+        try:
+            text = _unescape(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        # calamine trims each run without xml:space="preserve", and decodes _xHHHH_ after the entities
+        if text != text.strip() or "_x" in text:
+            return None
+        texts.append(text)
+    return "".join(texts)
 
 
 def _shared_strings(pkg: _Package, rels: tuple[dict[str, str], ...]) -> bytes | None:
