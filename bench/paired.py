@@ -18,7 +18,10 @@ Per file the fastest repetition (write) or the median (check) is taken, then the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -103,12 +106,19 @@ def paired_check(work: Path, k: int, reps: int, calc: bool = False) -> dict:
     files = sorted((work / "returned").glob("*.xlsx"))[:k]
     versions = {"bench": files, "calc": calc_saved(work, files)} if calc else {"bench": files}
     validate._init_worker(str(work / "issued" / "manifest.json"), None)
+    if calc:
+        _same_findings(files, versions["calc"], validate._run_one)
     floor = {v: [[] for _ in files] for v in versions}
     check = {v: [[] for _ in files] for v in versions}
-    for _ in range(reps):
+    for rep in range(reps):
         score.parse_value.cache_clear()
         for i in range(len(files)):
-            for v, paths in versions.items():
+            # the two versions hold the same values: the one checked second would find them in the
+            # value parser's cache, so each is checked with it empty, first on every other turn
+            order = list(versions.items()) if (i + rep) % 2 == 0 else list(versions.items())[::-1]
+            for v, paths in order:
+                if calc:
+                    score.parse_value.cache_clear()
                 floor[v][i].append(_cpu(bench.calamine_read, paths[i]))
                 check[v][i].append(_cpu(validate._run_one, (str(paths[i]), None)))
     out = {}
@@ -119,15 +129,25 @@ def paired_check(work: Path, k: int, reps: int, calc: bool = False) -> dict:
     return out if calc else out["bench"]
 
 
+def _same_findings(files: list[Path], saved: list[Path], run_one) -> None:
+    """A Calc-saved file must be checked as its original is (the same finding codes), or its time says
+    nothing: one refused as unreadable would simply look fast."""
+    for f, g in zip(files, saved):
+        a, b = (sorted(x.code for x in run_one((str(p), None)).findings) for p in (f, g))
+        if a != b:
+            raise SystemExit(f"{g.name}: Calc's copy gives {b}, the original {a}")
+
+
 def calc_saved(work: Path, files: list[Path]) -> list[Path]:
     """The files as LibreOffice Calc saves them (opened and saved as .xlsx, as a department using
     Calc sends them back): Calc spells the XML its own way (every row's attributes, a title of two
     fonts as runs), and check should be as fast on that as on the bench's own writer's files.
-    Made once into <work>/calc-saved/ (about 0.2 s a file), with a Calc profile of its own."""
+    Made into <work>/calc-saved/ (about 0.2 s a file) when missing or older than the original, by
+    the soffice of XLFORM_SOFFICE or PATH, with a Calc profile of its own."""
     out = work / "calc-saved"
-    todo = [f for f in files if not (out / f.name).exists()]
+    todo = [f for f in files if not (out / f.name).exists() or (out / f.name).stat().st_mtime < f.stat().st_mtime]
     if todo:
-        soffice = shutil.which("soffice") or shutil.which("libreoffice")
+        soffice = os.environ.get("XLFORM_SOFFICE") or shutil.which("soffice") or shutil.which("libreoffice")
         if soffice is None:
             raise SystemExit("bench/paired.py --calc needs LibreOffice Calc (soffice) on PATH")
         out.mkdir(exist_ok=True)
@@ -137,15 +157,30 @@ def calc_saved(work: Path, files: list[Path]) -> list[Path]:
             copies.mkdir()
             for f in todo:
                 shutil.copyfile(f, copies / f.name)
-            subprocess.run([soffice, f"-env:UserInstallation={(Path(tmp) / 'profile').as_uri()}", "--headless",
-                            "--norestore", "--nolockcheck", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-                            "--outdir", str(out), *(str(copies / f.name) for f in todo)],
-                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=120 + 5 * len(todo))
+                (out / f.name).unlink(missing_ok=True)
+            _soffice([soffice, f"-env:UserInstallation={(Path(tmp) / 'profile').as_uri()}", "--headless",
+                      "--norestore", "--nolockcheck", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                      "--outdir", str(out), *(str(copies / f.name) for f in todo)], timeout=120 + 5 * len(todo))
     missing = [f.name for f in files if not (out / f.name).exists()]
     if missing:
         raise SystemExit(f"LibreOffice did not save {len(missing)} of the files, e.g. {missing[0]}")
     return [out / f.name for f in files]
+
+
+def _soffice(cmd: list[str], timeout: float) -> None:
+    """soffice in a process group of its own: the soffice script starts soffice.bin, which a timeout
+    must stop too, before its profile folder is removed."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if proc.returncode:
+        raise SystemExit(f"soffice failed (exit {proc.returncode})")
 
 
 def main() -> None:

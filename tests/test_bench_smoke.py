@@ -77,7 +77,7 @@ def test_check_on_files_saved_by_calc(bench_run):
     """make bench-calc: the returned files re-saved by LibreOffice Calc, checked beside the originals;
     returned/ is left as it was (soffice works on copies)."""
     work, p = bench_run
-    assert p.returncode == 0
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     before = sorted(f.name for f in (work / "returned").iterdir())
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "paired.py"), "--work", str(work), "--files", "3",
                         "--reps", "1", "--calc"], capture_output=True, text=True, cwd=ROOT, timeout=300)
