@@ -260,6 +260,14 @@ def test_metadata_in_runs_of_plain_text_is_read_from_the_xml(clean, tmp_path, mo
     _assert_meta_from_xml(path, monkeypatch)
 
 
+@pytest.mark.parametrize("item", [b"<t>a&#1114112;b</t></si>", b"<t>a&#99999999999999999999;b</t></si>",
+                                  b"<r><t>a&#x110000;</t></r><r><t>b</t></r></si>", b"<t>\xff</t></si>"])
+def test_a_shared_string_past_unicode_is_left_to_calamine(item):
+    """A character reference no character has, or bytes that are not UTF-8: None (calamine decides),
+    not an exception out of the reader."""
+    assert read._shared_text([item], 0) is None
+
+
 @pytest.mark.parametrize("odd", [b'<c r="B2" t="inlineStr"><is><t>x</t></is></c>', b'<c r="A2" t="n"><v>1</v></c>',
                                  b'<c r="B2" t="s"><v>1</v><f>A1</f></c>'])
 def test_metadata_xml_with_an_a_b_cell_of_another_shape_is_left_to_calamine(odd):

@@ -964,7 +964,7 @@ def _shared_text(strings: list[bytes], index: int) -> str | None:
             return None
         try:
             text = _unescape(raw.decode("utf-8"))
-        except UnicodeDecodeError:
+        except (ValueError, OverflowError):    # not UTF-8, or a character reference past Unicode
             return None
         # calamine trims each run without xml:space="preserve", and decodes _xHHHH_ after the entities
         if text != text.strip() or "_x" in text:
