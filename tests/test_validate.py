@@ -282,6 +282,28 @@ def test_validate_with_workers_reports_a_bad_manifest_and_exits_2(tmp_path, monk
         assert backgrounds == [manifest_index.can_build_in_background()]
 
 
+def test_a_run_failing_midway_keeps_an_earlier_runs_copy_with_one_process(manifest, tmp_path, monkeypatch):
+    """Whatever fails a run after copies were written (here, made to fail after the last file), the
+    copies this run wrote go and one an earlier run left stays, with one process as with workers."""
+    from xlform import validate as v
+    from xlform.errors import XlformError
+    real = v.iter_batch
+
+    def then_fail(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        raise XlformError("中途失败")
+    monkeypatch.setattr(v, "iter_batch", then_fail)
+    out = tmp_path / "批注"
+    out.mkdir()
+    files = sorted(RETURNED.glob("*.xlsx"))
+    earlier = out / f"{files[0].stem}-批注.xlsx"
+    earlier.write_bytes(b"an earlier run's copy")
+    with pytest.raises(XlformError, match="中途失败"):
+        validate(files, manifest, out, jobs=1)
+    assert sorted(p.name for p in out.iterdir()) == [earlier.name]
+    assert earlier.read_bytes() != b"an earlier run's copy"     # (this run had written over it)
+
+
 @pytest.mark.skipif(not __import__("xlform.manifest_index").manifest_index.can_build_in_background(),
                     reason="the manifest is read beside the workers only where processes fork")
 def test_a_manifest_found_broken_midway_leaves_no_new_annotated_copies(manifest, tmp_path, monkeypatch):

@@ -524,7 +524,7 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
         if background:
             _readable(manifest_path)          # a wrong path still fails at once, before any output
         building = Building(manifest_path, index, _nothing, background=background)
-        there = {t for t in targets if t is not None and t.exists()} if background else set()
+        there = {t for t in targets if t is not None and t.exists()}     # an earlier run's copies stay
         try:
             if out:
                 out.mkdir(parents=True, exist_ok=True)
@@ -532,8 +532,8 @@ def validate(paths: Iterable[str | Path], manifest_path: str | Path, out_dir: st
             with contextlib.closing(_checked(files, building, targets, jobs=jobs, templates=templates)) as batch:
                 reports = list(wrap(batch, total=len(files)))
         except XlformError:
-            # the manifest turned out broken while the first files were checked against what had been
-            # read of it: their new annotated copies go (the error is the run's outcome, exit 2)
+            # the run failed after copies were written (with workers, a manifest found broken while the
+            # first files were checked against what had been read of it): the new copies go, exit 2
             for t in targets:
                 if t is not None and t not in there:
                     t.unlink(missing_ok=True)
